@@ -1,0 +1,60 @@
+"""Command line: ``python -m bot [run|chat|check|diagram]``.
+
+With no command the bot runs on Telegram when a token is configured, and otherwise
+in the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run on Telegram (long polling, or a webhook if WEBHOOK_URL is set)")
+    sub.add_parser("chat", help="chat with the bot in this terminal")
+    sub.add_parser("check", help="validate the flow, locales and safety rules")
+    diagram = sub.add_parser("diagram", help="write the flow as a Mermaid diagram")
+    diagram.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        from bot.check import check
+
+        return check()
+    if args.command == "diagram":
+        from bot.diagram import write_diagram
+
+        return write_diagram(args.output)
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        print(f"configuration error: {'.'.join(map(str, err['loc'])).upper()}: {err['msg']}",
+              file=sys.stderr)
+        return 2
+    from bot.components import setup_logging
+
+    if args.command == "chat" or (args.command is None and settings.telegram_bot_token is None):
+        if args.command is None:
+            print("No TELEGRAM_BOT_TOKEN set, so this is the terminal chat. "
+                  "To connect to Telegram, put your token in .env (see README).\n")
+        setup_logging("WARNING")
+        from bot.chat import run_chat
+
+        return run_chat(settings)
+    setup_logging(settings.log_level)
+    from bot.telegram.app import run_telegram
+
+    return run_telegram(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Builds the transport-independent pieces every adapter shares."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.engine.engine import Engine
+from bot.engine.runtime import Runtime, Transport
+from bot.flow.loader import FlowBundle, load_bundle
+from bot.safety.detector import default_detector
+from bot.safety.emergency import default_numbers
+from bot.safety.emergency_line import numbers_line_for
+from bot.settings import Settings
+from bot.store.sqlite import SqliteStore
+
+
+@dataclass
+class Core:
+    bundle: FlowBundle
+    engine: Engine
+    store: SqliteStore
+
+
+def build_core(settings: Settings) -> Core:
+    bundle = load_bundle()
+    engine = Engine(
+        bundle,
+        default_detector(),
+        numbers_line=numbers_line_for(default_numbers()),
+        time_scale=settings.flow_time_scale,
+    )
+    return Core(bundle, engine, SqliteStore.from_url(settings.database_url))
+
+
+def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runtime:
+    return Runtime(core.engine, core.store, transport, idle_evict=settings.idle_evict_seconds)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Library loggers at INFO would log request URLs, and the Bot API URL contains the token.
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

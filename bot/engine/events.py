@@ -1,0 +1,110 @@
+"""What goes into the engine (events) and what comes out (effects).
+
+Transport adapters turn their input into events and carry out the effects; the engine
+never sees Telegram or a terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+# ----------------------------------------------------------------- events
+@dataclass(frozen=True, slots=True)
+class Start:
+    user_id: int
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choose:
+    """A button press. ``seq`` names the prompt the button belonged to."""
+
+    user_id: int
+    seq: int
+    choice: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    user_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    user_id: int
+    name: str
+    args: str = ""
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    user_id: int
+    kind: str  # "halfway" | "release"
+    epoch: int  # the hold run the timer belongs to; a stale epoch is ignored
+    late_by: float = 0.0  # seconds past its due time
+
+
+Event = Start | Choose | Text | Command | TimerFired
+
+
+# ----------------------------------------------------------------- effects
+@dataclass(frozen=True, slots=True)
+class Button:
+    choice: str  # the choice id
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A new message. With buttons it becomes the user's current prompt, numbered ``seq``."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    seq: int = 0
+
+
+@dataclass(slots=True)
+class Prompt:
+    """The message that carries the user's current buttons, as the transport knows it."""
+
+    ref: int  # the transport's message id
+    text: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePrompt:
+    """Take the buttons off ``prompt``, showing the chosen answer if there is one."""
+
+    prompt: Prompt
+    answer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Toast:
+    """A short notice tied to a button press (Telegram: the callback answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    kind: str
+    due: float  # UTC epoch seconds
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    timer: Timer
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimers:
+    pass
+
+
+Effect = Send | ClosePrompt | Toast | Schedule | CancelTimers

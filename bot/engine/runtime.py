@@ -1,0 +1,251 @@
+"""Runs the engine for many users at once, for any transport.
+
+- One user's events are handled strictly one after another (a per-user lock), different
+  users in parallel.
+- State and timers are saved to the store *before* any effect is carried out, so a
+  killed process resumes every conversation and timer where it was.
+- Timers are ``loop.call_later`` handles that a stop or an emergency cancels at once;
+  no hold is ever an ``await sleep`` inside a handler.
+- Only recently active users are kept in memory (and registered with the machine);
+  the rest live in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from bot.engine.engine import Engine
+from bot.engine.events import (
+    CancelTimers,
+    ClosePrompt,
+    Effect,
+    Event,
+    Prompt,
+    Schedule,
+    Send,
+    Timer,
+    TimerFired,
+    Toast,
+)
+from bot.store.base import Store
+from bot.store.records import Conversation, Profile
+
+log = logging.getLogger(__name__)
+
+
+class RecipientGone(Exception):
+    """The user can no longer be reached (Telegram: they blocked the bot)."""
+
+
+class Transport(Protocol):
+    async def send(self, user_id: int, message: Send) -> int | None:
+        """Deliver a message; return its id when it carries buttons (else may return None)."""
+        ...
+
+    async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
+        """Remove the buttons from an earlier prompt, showing the answer if given."""
+        ...
+
+
+class KeyedLocks:
+    """One asyncio.Lock per key, dropped again when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: int) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def busy(self, key: int) -> bool:
+        return key in self._locks
+
+
+class Runtime:
+    def __init__(
+        self,
+        engine: Engine,
+        store: Store,
+        transport: Transport,
+        *,
+        clock: Callable[[], float] = time.time,
+        idle_evict: float = 300.0,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.idle_evict = idle_evict
+        self._active: dict[int, tuple[Conversation, Profile, float]] = {}
+        self._locks = KeyedLocks()
+        self._handles: dict[int, list[asyncio.TimerHandle]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Re-arm every stored timer (after a restart) and start the idle sweeper."""
+        pending = await self.store.pending_timers()
+        now = self.clock()
+        for item in pending:
+            if item.timer.kind == "halfway" and item.timer.due < now:
+                continue  # a late "halfway there" is noise; the release still comes
+            self._arm(item.user_id, item.timer)
+        if pending:
+            log.info("re-armed %d stored timers", len(pending))
+        self._sweeper = asyncio.create_task(self._sweep_idle())
+
+    async def close(self) -> None:
+        """Stop timers, let in-flight events finish, and close the store."""
+        self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for handles in self._handles.values():
+            for handle in handles:
+                handle.cancel()
+        self._handles.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+        await self.store.close()
+
+    @property
+    def active_users(self) -> int:
+        return len(self._active)
+
+    # ------------------------------------------------------------ events
+    async def dispatch(self, event: Event) -> list[str]:
+        """Handle one event for one user. Returns toast texts for the transport to show."""
+        uid = event.user_id
+        async with self._locks.hold(uid):
+            conv, profile = await self._load(uid)
+            effects = await self.engine.handle(conv, profile, event)
+            await self.store.save(conv, profile)
+            try:
+                toasts = await self._carry_out(conv, effects)
+            except RecipientGone:
+                await self._recipient_gone(conv, profile)
+                return []
+            if self.engine.flow.states[conv.state].kind == "end" and not conv.timers:
+                self._evict(uid)
+            return toasts
+
+    async def _carry_out(self, conv: Conversation, effects: list[Effect]) -> list[str]:
+        uid = conv.user_id
+        toasts: list[str] = []
+        prompt_changed = False
+        for effect in effects:
+            match effect:
+                case CancelTimers():
+                    self._cancel(uid)
+                case Schedule():
+                    self._arm(uid, effect.timer)
+                case Send():
+                    ref = await self.transport.send(uid, effect)
+                    if effect.buttons and ref is not None:
+                        conv.prompt = Prompt(ref, effect.text, effect.seq)
+                        prompt_changed = True
+                case ClosePrompt():
+                    await self.transport.close_prompt(uid, effect)
+                case Toast():
+                    toasts.append(effect.text)
+        if prompt_changed:
+            await self.store.save_prompt(uid, conv.prompt)
+        return toasts
+
+    async def _recipient_gone(self, conv: Conversation, profile: Profile) -> None:
+        log.info("user %s is unreachable; marked inactive", conv.user_id)
+        self._cancel(conv.user_id)
+        conv.timers = []
+        conv.prompt = None
+        profile.active = False
+        await self.store.save(conv, profile)
+        self._evict(conv.user_id)
+
+    async def forget(self, user_id: int) -> None:
+        """Erase a user completely (memory, timers, store)."""
+        async with self._locks.hold(user_id):
+            self._cancel(user_id)
+            self._evict(user_id)
+            await self.store.delete_user(user_id)
+
+    # ------------------------------------------------------------ memory
+    async def _load(self, uid: int) -> tuple[Conversation, Profile]:
+        entry = self._active.get(uid)
+        if entry is not None:
+            conv, profile, _ = entry
+        else:
+            stored, stored_profile = await self.store.load(uid)
+            conv = stored or self.engine.new_conversation(uid)
+            profile = stored_profile or Profile(uid)
+            if conv.state not in self.engine.flow.states:  # the flow changed since it was saved
+                conv = self.engine.new_conversation(uid)
+            self.engine.attach(conv)
+        self._active[uid] = (conv, profile, self.clock())
+        return conv, profile
+
+    def _evict(self, uid: int) -> None:
+        entry = self._active.pop(uid, None)
+        if entry is not None:
+            self.engine.detach(entry[0])
+
+    async def _sweep_idle(self) -> None:
+        interval = max(1.0, min(60.0, self.idle_evict / 2))
+        while True:
+            await asyncio.sleep(interval)
+            cutoff = self.clock() - self.idle_evict
+            idle = [u for u, (_, _, seen) in self._active.items()
+                    if seen < cutoff and not self._locks.busy(u)]
+            for uid in idle:
+                self._evict(uid)
+
+    # ------------------------------------------------------------ timers
+    def _arm(self, uid: int, timer: Timer) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, timer.due - self.clock())
+        handle = loop.call_later(delay, self._fire, uid, timer)
+        self._handles.setdefault(uid, []).append(handle)
+
+    def _cancel(self, uid: int) -> None:
+        for handle in self._handles.pop(uid, []):
+            handle.cancel()
+
+    def _fire(self, uid: int, timer: Timer) -> None:
+        if self._closing:
+            return
+        self._forget_fired(uid)
+        event = TimerFired(uid, timer.kind, timer.epoch, max(0.0, self.clock() - timer.due))
+        task = asyncio.create_task(self._run_timer(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _forget_fired(self, uid: int) -> None:
+        now = asyncio.get_running_loop().time()
+        pending = [h for h in self._handles.get(uid, []) if not h.cancelled() and h.when() > now]
+        if pending:
+            self._handles[uid] = pending
+        else:
+            self._handles.pop(uid, None)
+
+    async def _run_timer(self, event: TimerFired) -> None:
+        try:
+            await self.dispatch(event)
+        except Exception:
+            log.exception("timer event failed for user %s", event.user_id)

@@ -1,0 +1,147 @@
+"""The flow as a graph of states, with every way the engine can move between them.
+
+Used by the validator (reachability, dead ends) and the safety checker (path proofs).
+A `call` into a sub-flow (warning-sign check, confirmations) is modelled with a
+summary edge from the caller to the place the sub-flow returns to, so `$return`
+never needs an edge of its own.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bot.flow.model import RETURN, Flow, State
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    dest: str
+    label: str  # what makes it happen: a choice id, "release", "/stop", ...
+    kind: str = "choice"  # choice | call (a choice's) | return | timer | interrupt | restart
+
+    @property
+    def restart(self) -> bool:
+        """A fresh session (/start), not a move within the session."""
+        return self.kind == "restart"
+
+
+def resume_point(flow: Flow, name: str) -> str | None:
+    """Where a sub-flow called from ``name`` returns to (None: nowhere, the session is over)."""
+    state = flow.states[name]
+    if state.kind == "end":
+        return None
+    if state.kind == "hold":
+        return state.resume
+    return name
+
+
+def main_states(flow: Flow) -> set[str]:
+    """States reachable from the start by plain choices and timers, without calls."""
+    seen = {flow.start}
+    todo = deque([flow.start])
+    while todo:
+        state = flow.states[todo.popleft()]
+        for dest in _plain_targets(state):
+            if dest in flow.states and dest not in seen:
+                seen.add(dest)
+                todo.append(dest)
+    return seen
+
+
+def subflow_states(flow: Flow) -> set[str]:
+    """States that belong to a called sub-flow (a call from them keeps the original return)."""
+    main = main_states(flow)
+    entries = {c.call for s in flow.states.values() for c in s.choices if c.call}
+    i = flow.interrupts
+    entries |= {i.warning, i.unsure, i.clinician, i.late_resume}
+    seen: set[str] = set()
+    todo = deque(e for e in entries if e in flow.states and e not in main)
+    seen.update(todo)
+    while todo:
+        for dest in _plain_targets(flow.states[todo.popleft()]):
+            if dest in flow.states and dest not in main and dest not in seen:
+                seen.add(dest)
+                todo.append(dest)
+    return seen
+
+
+def _plain_targets(state: State) -> Iterator[str]:
+    for choice in state.choices:
+        if choice.to and choice.to != RETURN:
+            yield choice.to
+    if state.next:
+        yield state.next
+
+
+def edges(flow: Flow) -> list[Edge]:
+    """Every move the engine can make, including global interrupts and /start."""
+    result: list[Edge] = []
+    i = flow.interrupts
+    for name, state in flow.states.items():
+        back = resume_point(flow, name)
+        for choice in state.choices:
+            if choice.to and choice.to != RETURN:
+                result.append(Edge(name, choice.to, choice.id))
+            elif choice.call:
+                result.append(Edge(name, choice.call, choice.id, "call"))
+                if back:
+                    result.append(Edge(name, back, f"{choice.id} (return)", "return"))
+        if state.next:
+            result.append(Edge(name, state.next, "release", "timer"))
+        # Global interrupts, available in every state.
+        result.append(Edge(name, i.emergency, "red flag reported", "interrupt"))
+        result.append(Edge(name, i.stop_now, "sharp pain reported", "interrupt"))
+        for label, target in (("warning sign", i.warning), ("unsure mention", i.unsure),
+                              ("clinician mention", i.clinician)):
+            result.append(Edge(name, target, label, "interrupt"))
+            if back:
+                result.append(Edge(name, back, f"{label} (return)", "return"))
+        if state.kind != "end":
+            result.append(Edge(name, i.stop, "/stop", "interrupt"))
+        if state.kind == "hold":
+            result.append(Edge(name, i.late_resume, "resumed late", "interrupt"))
+            result.append(Edge(name, state.resume or name, "resumed late (return)", "return"))
+        result.append(Edge(name, flow.start, "/start", "restart"))
+        result.append(Edge(name, i.locked, "/start after an emergency", "restart"))
+    return result
+
+
+def adjacency(flow: Flow, *, restarts: bool = True) -> dict[str, list[Edge]]:
+    adj: dict[str, list[Edge]] = {name: [] for name in flow.states}
+    for edge in edges(flow):
+        if (restarts or not edge.restart) and edge.dest in flow.states:
+            adj[edge.source].append(edge)
+    return adj
+
+
+def find_path(
+    adj: dict[str, list[Edge]], sources: list[str], goal: set[str]
+) -> list[Edge] | None:
+    """Shortest path (by edges) from any source to any goal state, or None."""
+    parent: dict[str, Edge | None] = {s: None for s in sources}
+    todo = deque(sources)
+    while todo:
+        here = todo.popleft()
+        if here in goal:
+            path: list[Edge] = []
+            step = parent[here]
+            while step is not None:
+                path.append(step)
+                step = parent[step.source]
+            return path[::-1]
+        for edge in adj[here]:
+            if edge.dest not in parent:
+                parent[edge.dest] = edge
+                todo.append(edge.dest)
+    return None
+
+
+def describe(path: list[Edge]) -> str:
+    if not path:
+        return "(empty path)"
+    parts = [path[0].source]
+    parts += [f"--{e.label}--> {e.dest}" for e in path]
+    return " ".join(parts)

@@ -1,0 +1,91 @@
+"""Load and validate the flow, its locales and the safety rules from ``flows/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from bot.flow.model import Flow, Locale, Safety
+from bot.flow.source import FlowError, Source, load_source
+from bot.flow.texts import Texts, flatten
+
+FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
+FLOW_FILE = "lower_back.yaml"
+SAFETY_FILE = "safety.yaml"
+LOCALES_DIR = "locales"
+DEFAULT_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class LoadedLocale:
+    texts: Texts
+    source: Source
+
+
+@dataclass(frozen=True)
+class FlowBundle:
+    """Everything the engine needs from ``flows/``, already validated."""
+
+    flow: Flow
+    flow_source: Source
+    safety: Safety
+    safety_source: Source
+    locales: dict[str, LoadedLocale]
+
+    def texts(self, language: str | None) -> Texts:
+        found = self.locales.get(language or DEFAULT_LANGUAGE) or self.locales[DEFAULT_LANGUAGE]
+        return found.texts
+
+
+def parse(source: Source, schema: type[BaseModel]) -> BaseModel:
+    """Validate ``source`` against ``schema``; the first error names file, line and key."""
+    try:
+        return schema.model_validate(source.data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        raise source.error(loc, message) from None
+
+
+def load_locale(file: Path) -> LoadedLocale:
+    source = load_source(file)
+    locale = parse(source, Locale)
+    assert isinstance(locale, Locale)
+    entries: dict[str, str] = {}
+    for key, value in flatten(locale.texts).items():
+        if not isinstance(value, str):
+            raise source.error(("texts", *key.split(".")), "a text must be a string")
+        entries[key] = value
+    if file.stem != locale.language:
+        raise source.error(("language",), f"file name says {file.stem!r}, language is {locale.language!r}")
+    return LoadedLocale(Texts(locale.language, entries), source)
+
+
+def load_bundle(flows_dir: Path = FLOWS_DIR, *, check: bool = True) -> FlowBundle:
+    """Load every file and (by default) run all validation rules, raising the first error."""
+    flow_source = load_source(flows_dir / FLOW_FILE)
+    flow = parse(flow_source, Flow)
+    safety_source = load_source(flows_dir / SAFETY_FILE)
+    safety = parse(safety_source, Safety)
+    assert isinstance(flow, Flow) and isinstance(safety, Safety)
+    locale_files = sorted((flows_dir / LOCALES_DIR).glob("*.yaml"))
+    if not locale_files:
+        raise FlowError(flows_dir / LOCALES_DIR, None, "no locale files")
+    locales = {loaded.texts.language: loaded for loaded in map(load_locale, locale_files)}
+    if DEFAULT_LANGUAGE not in locales:
+        raise FlowError(flows_dir / LOCALES_DIR, None, f"the {DEFAULT_LANGUAGE} locale is missing")
+    bundle = FlowBundle(flow, flow_source, safety, safety_source, locales)
+    if check:
+        from bot.flow.validate import validate
+
+        errors = validate(bundle)
+        if errors:
+            raise errors[0]
+    return bundle

@@ -1,0 +1,54 @@
+"""Configuration from the environment or a ``.env`` file (see ``.env.example``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    database_url: str = "sqlite:///data/back_care.db"
+    flow_time_scale: float = Field(default=1.0, gt=0, le=100)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    idle_evict_seconds: float = Field(default=300.0, gt=0)
+    telegram_max_rate: float = Field(default=30.0, ge=0)  # messages/second overall; 0: no limit
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def token_problem(self) -> str | None:
+        """Why the token can't be used, in one line that never contains the token."""
+        if self.telegram_bot_token is None:
+            return "TELEGRAM_BOT_TOKEN is not set (get one from @BotFather and put it in .env)"
+        if not TOKEN_SHAPE.match(self.telegram_bot_token.get_secret_value()):
+            return "TELEGRAM_BOT_TOKEN is malformed (expected digits, a colon, then the secret part)"
+        return None
+
+    def webhook_problem(self) -> str | None:
+        if self.webhook_url and self.webhook_secret is None:
+            return "WEBHOOK_SECRET is required when WEBHOOK_URL is set"
+        if self.webhook_secret is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", self.webhook_secret.get_secret_value()
+        ):
+            return "WEBHOOK_SECRET may only contain A-Z, a-z, 0-9, _ and - (1-256 characters)"
+        return None

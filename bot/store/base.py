@@ -1,0 +1,39 @@
+"""The store interface. SQLite implements it today; PostgreSQL can implement it later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.engine.events import Prompt, Timer
+from bot.store.records import Conversation, Profile
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTimer:
+    user_id: int
+    timer: Timer
+
+
+class Store(Protocol):
+    async def load(self, user_id: int) -> tuple[Conversation | None, Profile | None]:
+        """The user's conversation and profile, if stored."""
+        ...
+
+    async def save(self, conversation: Conversation, profile: Profile) -> None:
+        """Write state, context, timers and profile in one transaction."""
+        ...
+
+    async def save_prompt(self, user_id: int, prompt: Prompt | None) -> None:
+        """Remember which message carries the user's current buttons."""
+        ...
+
+    async def pending_timers(self) -> list[PendingTimer]:
+        """Every stored timer, earliest first (used once at start-up to re-arm them)."""
+        ...
+
+    async def delete_user(self, user_id: int) -> None:
+        """Erase everything stored about the user."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,46 @@
+"""What the store keeps per user. Plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.engine.events import Effect, Prompt, Timer
+
+
+class Conversation:
+    """One user's place in the flow. This is the model object registered with `transitions`.
+
+    Slots keep an active user small, and with ``model_override`` transitions adds no
+    per-model convenience methods, so a model costs little more than its context dict.
+    """
+
+    __slots__ = ("ctx", "effects", "profile", "prompt", "state", "timers", "user_id")
+
+    def __init__(
+        self,
+        user_id: int,
+        state: str,
+        ctx: dict[str, Any] | None = None,
+        timers: list[Timer] | None = None,
+        prompt: Prompt | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self.state = state
+        self.ctx: dict[str, Any] = ctx if ctx is not None else {}
+        self.timers: list[Timer] = timers if timers is not None else []
+        self.prompt = prompt
+        self.effects: list[Effect] = []  # filled while the engine handles one event
+        self.profile: Profile | None = None  # attached while the engine handles one event
+
+
+@dataclass(slots=True)
+class Profile:
+    """Settings and safety status that outlive a session."""
+
+    user_id: int
+    language: str | None = None
+    country: str | None = None
+    locked_sign: str | None = None  # set after an emergency report until the user is cleared
+    active: bool = True  # False after the user blocked the bot
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,97 @@
+"""``python -m bot run``: wire python-telegram-bot to the engine and run it.
+
+One :func:`build_application` wires everything (handlers, defaults, rate limiter,
+per-chat update ordering, start-up and shutdown hooks), as in PTB's own examples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+from bot.components import Core, build_core, build_runtime
+from bot.engine.runtime import Runtime
+from bot.settings import Settings
+from bot.telegram.handlers import Handlers
+from bot.telegram.processor import PerChatUpdateProcessor
+from bot.telegram.transport import TelegramTransport
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "stop", "redflags", "help")
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+MAX_CONCURRENT_UPDATES = 1024
+
+
+@dataclass
+class BotApp:
+    application: Application  # type: ignore[type-arg]
+    runtime: Runtime
+    core: Core
+
+
+def build_application(settings: Settings, core: Core | None = None) -> BotApp:
+    core = core or build_core(settings)
+    assert settings.telegram_bot_token is not None
+    base_url = settings.telegram_base_url.rstrip("/")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate or 0,
+                                     overall_time_period=1, max_retries=5))
+    )
+    if base_url.endswith("/bot"):
+        builder = builder.base_file_url(base_url[: -len("/bot")] + "/file/bot")
+    if settings.webhook_url:
+        builder = builder.updater(None)
+    application = builder.build()
+    runtime = build_runtime(settings, core, TelegramTransport(application.bot))
+    Handlers(runtime, core.bundle, core.engine.detector).install(application)
+    bot_app = BotApp(application, runtime, core)
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        await runtime.start()
+        texts = core.bundle.texts(None)
+        await app.bot.set_my_commands(
+            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS])
+        mode = "webhook" if settings.webhook_url else "polling"
+        log.info("Back Care Guide is running (%s) as @%s", mode, app.bot.username)
+
+    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
+        await runtime.close()
+
+    application.post_init = post_init
+    application.post_shutdown = post_shutdown
+    return bot_app
+
+
+def run_telegram(settings: Settings) -> int:
+    problem = settings.token_problem() or settings.webhook_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    bot_app = build_application(settings)
+    if settings.webhook_url:
+        from bot.telegram.webhook import serve_webhook
+
+        return asyncio.run(serve_webhook(bot_app, settings))
+    try:
+        bot_app.application.run_polling(allowed_updates=ALLOWED_UPDATES,
+                                        stop_signals=(signal.SIGINT, signal.SIGTERM))
+    except InvalidToken:
+        print("error: Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)",
+              file=sys.stderr)
+        return 2
+    return 0

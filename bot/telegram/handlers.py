@@ -1,0 +1,131 @@
+"""python-telegram-bot handlers: Telegram updates in, engine events out.
+
+The engine (through ``transitions``) owns all conversation state; these handlers keep
+none. Private chats only: groups get one line inviting the user to a private chat, and
+channel posts are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.engine.events import Choose, Command, Event, Text
+from bot.engine.runtime import Runtime
+from bot.flow.loader import FlowBundle
+from bot.flow.texts import Texts
+from bot.safety.detection import Detector
+from bot.telegram.callback import decode
+
+log = logging.getLogger(__name__)
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class Handlers:
+    def __init__(self, runtime: Runtime, bundle: FlowBundle, detector: Detector) -> None:
+        self.runtime = runtime
+        self.bundle = bundle
+        self.detector = detector
+
+    def install(self, app: Application) -> None:  # type: ignore[type-arg]
+        private = filters.ChatType.PRIVATE
+        new = filters.UpdateType.MESSAGE
+        app.add_handler(MessageHandler(private & new & filters.COMMAND, self.on_command))
+        app.add_handler(MessageHandler(private & new & filters.TEXT, self.on_text))
+        app.add_handler(MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, self.on_edited))
+        app.add_handler(MessageHandler(private & new, self.on_other))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(filters.ChatType.GROUPS & new & filters.COMMAND, self.on_group))
+        app.add_error_handler(self.on_error)
+
+    def texts(self, update: Update) -> Texts:
+        user = update.effective_user
+        return self.bundle.texts(user.language_code if user else None)
+
+    async def _dispatch(self, event: Event) -> list[str]:
+        return await self.runtime.dispatch(event)
+
+    # ------------------------------------------------------------ messages
+    async def on_command(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None and update.effective_chat
+        word, _, args = message.text.partition(" ")
+        name = word[1:].split("@", 1)[0].lower()
+        language = update.effective_user.language_code if update.effective_user else None
+        await self._dispatch(Command(update.effective_chat.id, name, args.strip(), language))
+
+    async def on_text(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None and update.effective_chat
+        await self._dispatch(Text(update.effective_chat.id, message.text))
+
+    async def on_edited(self, update: Update, context: Context) -> None:
+        """An edit does not change the conversation, unless it reports a warning sign."""
+        message = update.effective_message
+        assert message is not None and update.effective_chat
+        await self._safety_or_reply(message, update, "system.not_text")
+
+    async def on_other(self, update: Update, context: Context) -> None:
+        """Stickers, photos, voice, files, locations... A caption is still read for safety."""
+        message = update.effective_message
+        assert message is not None and update.effective_chat
+        await self._safety_or_reply(message, update, "system.not_text")
+
+    async def _safety_or_reply(self, message: Message, update: Update, key: str) -> None:
+        text = message.text or message.caption
+        assert update.effective_chat is not None
+        if text and self.detector.detect(text).alarming:
+            await self._dispatch(Text(update.effective_chat.id, text))
+        else:
+            await message.reply_text(self.texts(update).get(key), do_quote=False)
+
+    async def on_group(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        assert message is not None
+        await message.reply_text(self.texts(update).get("system.group"), do_quote=False)
+
+    # ------------------------------------------------------------ buttons
+    async def on_button(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        assert query is not None
+        payload = decode(query.data)
+        chat = update.effective_chat
+        if payload is None or chat is None or chat.type != chat.PRIVATE:
+            await self._answer(query, self.texts(update).get("system.moved_on"))
+            return
+        toasts = await self._dispatch(Choose(chat.id, payload.seq, payload.choice))
+        await self._answer(query, toasts[0] if toasts else None)
+
+    @staticmethod
+    async def _answer(query: CallbackQuery, text: str | None) -> None:
+        try:
+            await query.answer(text)
+        except BadRequest as exc:  # the query is too old to answer: nothing is lost
+            log.debug("callback not answered: %s", exc.message)
+
+    # ------------------------------------------------------------ errors
+    async def on_error(self, update: object, context: Context) -> None:
+        """Log the failure (never the message text) and give the user a way forward."""
+        error = context.error
+        log.error("failed to handle an update: %s", type(error).__name__,
+                  exc_info=(type(error), error, error.__traceback__) if error else None)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        if update.effective_chat.type != update.effective_chat.PRIVATE:
+            return
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            await context.bot.send_message(update.effective_chat.id,
+                                           self.texts(update).get("system.error"))
+        except Exception as exc:  # the apology itself failed: nothing more to do
+            log.warning("could not send the apology: %s", type(exc).__name__)

@@ -1,0 +1,109 @@
+"""A test client for the engine and runtime, in the spirit of aiogram-dialog's test_tools:
+``send``/``click``/``command`` and the recorded replies, with no transport at all."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.engine.engine import Engine
+from bot.engine.events import Button, Choose, ClosePrompt, Command, Send, Start, Text
+from bot.engine.runtime import RecipientGone, Runtime
+from bot.flow.loader import FlowBundle
+from bot.safety.detection import Detector
+from bot.store.sqlite import SqliteStore
+
+
+@dataclass
+class Sent:
+    user_id: int
+    text: str
+    buttons: tuple[Button, ...]
+    seq: int
+    ref: int
+
+
+@dataclass
+class RecordingTransport:
+    sent: list[Sent] = field(default_factory=list)
+    closed: list[tuple[int, ClosePrompt]] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, user_id: int, message: Send) -> int | None:
+        if user_id in self.blocked:
+            raise RecipientGone()
+        ref = len(self.sent) + 1
+        self.sent.append(Sent(user_id, message.text, message.buttons, message.seq, ref))
+        self.changed.set()
+        return ref
+
+    async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
+        if user_id in self.blocked:
+            raise RecipientGone()
+        self.closed.append((user_id, close))
+
+
+class ChatClient:
+    """One user talking to a runtime."""
+
+    def __init__(self, runtime: Runtime, transport: RecordingTransport, user_id: int = 42) -> None:
+        self.runtime = runtime
+        self.transport = transport
+        self.user_id = user_id
+        self.toasts: list[str] = []
+
+    @property
+    def messages(self) -> list[Sent]:
+        return [m for m in self.transport.sent if m.user_id == self.user_id]
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.messages]
+
+    def last_prompt(self) -> Sent:
+        for message in reversed(self.messages):
+            if message.buttons:
+                return message
+        raise AssertionError("no message with buttons yet")
+
+    async def start(self) -> None:
+        self.toasts += await self.runtime.dispatch(Start(self.user_id, "en"))
+
+    async def command(self, name: str, args: str = "") -> None:
+        self.toasts += await self.runtime.dispatch(Command(self.user_id, name, args))
+
+    async def send(self, text: str) -> None:
+        self.toasts += await self.runtime.dispatch(Text(self.user_id, text))
+
+    async def click(self, label: str, prompt: Sent | None = None) -> None:
+        prompt = prompt or self.last_prompt()
+        for button in prompt.buttons:
+            if label.casefold() in button.label.casefold():
+                self.toasts += await self.runtime.dispatch(
+                    Choose(self.user_id, prompt.seq, button.choice))
+                return
+        labels = [b.label for b in prompt.buttons]
+        raise AssertionError(f"no button {label!r} on the last prompt; buttons: {labels}")
+
+    async def wait_for(self, text: str, timeout: float = 5.0) -> Sent:
+        async def poll() -> Sent:
+            while True:
+                for message in self.messages:
+                    if text.casefold() in message.text.casefold():
+                        return message
+                self.transport.changed.clear()
+                await self.transport.changed.wait()
+
+        return await asyncio.wait_for(poll(), timeout)
+
+    def saw(self, text: str) -> bool:
+        return any(text.casefold() in t.casefold() for t in self.texts)
+
+
+def make_runtime(bundle: FlowBundle, detector: Detector, db: Path, *, time_scale: float = 0.005
+                 ) -> tuple[Runtime, RecordingTransport]:
+    engine = Engine(bundle, detector, time_scale=time_scale)
+    transport = RecordingTransport()
+    return Runtime(engine, SqliteStore(db), transport), transport
