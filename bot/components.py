@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.engine.engine import Engine
 from bot.engine.runtime import Runtime, Transport
 from bot.flow.loader import FlowBundle, load_bundle
+from bot.safety.detection import Detector
 from bot.safety.detector import default_detector
 from bot.safety.emergency import default_numbers
 from bot.safety.emergency_line import numbers_line_for
@@ -22,14 +23,19 @@ class Core:
     store: SqliteStore
 
 
+def build_engine(bundle: FlowBundle, *, time_scale: float = 1.0,
+                 detector: Detector | None = None) -> Engine:
+    return Engine(
+        bundle,
+        detector or default_detector(),
+        numbers_line=numbers_line_for(default_numbers()),
+        time_scale=time_scale,
+    )
+
+
 def build_core(settings: Settings) -> Core:
     bundle = load_bundle()
-    engine = Engine(
-        bundle,
-        default_detector(),
-        numbers_line=numbers_line_for(default_numbers()),
-        time_scale=settings.flow_time_scale,
-    )
+    engine = build_engine(bundle, time_scale=settings.flow_time_scale)
     return Core(bundle, engine, SqliteStore.from_url(settings.database_url))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from transitions.extensions.diagrams import GraphMachine
 
@@ -37,8 +37,9 @@ def mermaid(bundle: FlowBundle) -> str:
     machine = GraphMachine(states=states, transitions=transitions, initial=flow.start,
                            auto_transitions=False, graph_engine="mermaid",
                            title=f"Back Care Guide: {flow.id} flow")
-    machine.style_attributes["node"]["urgent"] = URGENT_STYLE
-    machine.style_attributes["node"]["to_urgent"] = PATH_STYLE
+    node_styles = cast(dict[str, Any], machine.style_attributes["node"])
+    node_styles["urgent"] = URGENT_STYLE
+    node_styles["to_urgent"] = PATH_STYLE
     # Highlight the urgent state and every state one step away from it by a flow choice.
     to_urgent = {t["source"] for t in transitions if t["dest"] == safety.urgent_state}
     graph = machine.model_graphs[id(machine)]

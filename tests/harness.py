@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.engine.engine import Engine
+from bot.components import build_engine
 from bot.engine.events import Button, Choose, ClosePrompt, Command, Send, Start, Text
 from bot.engine.runtime import RecipientGone, Runtime
 from bot.flow.loader import FlowBundle
@@ -53,6 +53,7 @@ class ChatClient:
         self.transport = transport
         self.user_id = user_id
         self.toasts: list[str] = []
+        self._mark = 0  # wait_for looks at messages after the last action only
 
     @property
     def messages(self) -> list[Sent]:
@@ -69,16 +70,20 @@ class ChatClient:
         raise AssertionError("no message with buttons yet")
 
     async def start(self) -> None:
+        self._mark = len(self.messages)
         self.toasts += await self.runtime.dispatch(Start(self.user_id, "en"))
 
     async def command(self, name: str, args: str = "") -> None:
+        self._mark = len(self.messages)
         self.toasts += await self.runtime.dispatch(Command(self.user_id, name, args))
 
     async def send(self, text: str) -> None:
+        self._mark = len(self.messages)
         self.toasts += await self.runtime.dispatch(Text(self.user_id, text))
 
     async def click(self, label: str, prompt: Sent | None = None) -> None:
         prompt = prompt or self.last_prompt()
+        self._mark = len(self.messages)
         for button in prompt.buttons:
             if label.casefold() in button.label.casefold():
                 self.toasts += await self.runtime.dispatch(
@@ -90,7 +95,7 @@ class ChatClient:
     async def wait_for(self, text: str, timeout: float = 5.0) -> Sent:
         async def poll() -> Sent:
             while True:
-                for message in self.messages:
+                for message in self.messages[self._mark:]:
                     if text.casefold() in message.text.casefold():
                         return message
                 self.transport.changed.clear()
@@ -104,6 +109,6 @@ class ChatClient:
 
 def make_runtime(bundle: FlowBundle, detector: Detector, db: Path, *, time_scale: float = 0.005
                  ) -> tuple[Runtime, RecordingTransport]:
-    engine = Engine(bundle, detector, time_scale=time_scale)
+    engine = build_engine(bundle, time_scale=time_scale, detector=detector)
     transport = RecordingTransport()
     return Runtime(engine, SqliteStore(db), transport), transport

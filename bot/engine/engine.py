@@ -51,6 +51,18 @@ URGENT_TAG = "urgent"
 NumbersLine = Callable[[Texts, str | None], str]
 
 
+class FlowMachine(AsyncMachine):
+    """An ``AsyncMachine`` that binds no convenience methods to its models.
+
+    transitions normally adds ``is_<state>``, ``may_<trigger>`` and one method per trigger
+    to every model: tens of attributes per user. The engine triggers events through
+    ``machine.events`` instead, so each active user stays a small slotted object.
+    """
+
+    def _checked_assignment(self, model: object, name: str, func: object) -> None:
+        return None
+
+
 def _no_numbers(texts: Texts, country: str | None) -> str:
     return ""
 
@@ -72,14 +84,13 @@ class Engine:
         self.time_scale = time_scale
         self.clock = clock
         self._subflow = subflow_states(self.flow)
-        self.machine = AsyncMachine(
+        self.machine = FlowMachine(
             model=None,
             states=list(self.flow.states),
             initial=self.flow.start,
             transitions=self._transitions(),
             auto_transitions=False,
             queued="model",
-            model_override=True,  # add no convenience methods to models: keeps them small
             send_event=True,
             before_state_change=self._leaving,
             after_state_change=self._entered,
@@ -269,7 +280,7 @@ class Engine:
     async def _start(self, conv: Conversation) -> None:
         assert conv.profile is not None
         conv.profile.active = True
-        keep = {k: conv.ctx[k] for k in ("seq", "epoch") if k in conv.ctx}
+        keep: dict[str, Any] = {k: conv.ctx[k] for k in ("seq", "epoch") if k in conv.ctx}
         if conv.profile.locked_sign:
             keep["sign"] = conv.profile.locked_sign
             conv.ctx = keep

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RETURN = "$return"  # a choice target that goes back to where a `call` came from
-SET_KEYS = ("sign", "condition", "hold", "unlock")
+SetKey = Literal["sign", "condition", "hold", "unlock"]
 
 
 class _Strict(BaseModel):
@@ -24,7 +24,7 @@ class Choice(_Strict):
     to: str | None = None
     page: str | None = None
     call: str | None = None
-    set: dict[Literal["sign", "condition", "hold", "unlock"], str] = Field(default_factory=dict)
+    set: dict[SetKey, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_target(self) -> Choice:

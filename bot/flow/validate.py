@@ -6,11 +6,11 @@ Each rule returns :class:`FlowError` objects that point at the file and line to 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from bot.flow.graph import Edge, adjacency, describe, find_path, main_states
-from bot.flow.model import RETURN
+from bot.flow.model import RETURN, SetKey
 from bot.flow.source import FlowError
 from bot.flow.texts import ENGINE_KEYS, PLACEHOLDERS, placeholders
 from bot.safety.detection import CLINICIAN_SIGNS, EMERGENCY_SIGNS, STOP_SIGNS
@@ -61,7 +61,7 @@ def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
             yield src.error(("states", name, "exercise"), f"unknown exercise {state.exercise!r}")
 
 
-def _check_set(bundle: FlowBundle, path: tuple[str | int, ...], values: dict[str, str]
+def _check_set(bundle: FlowBundle, path: tuple[str | int, ...], values: Mapping[SetKey, str]
                ) -> Iterator[FlowError]:
     src = bundle.flow_source
     sign = values.get("sign")

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import Bot, Message
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.engine.events import ClosePrompt, Send
@@ -40,10 +40,13 @@ class TelegramTransport:
         markup = keyboard(message.buttons, message.seq)
         sent: Message | None = None
         for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            sent = await self._call(lambda p=part, m=(markup if last else None): self.bot.send_message(
-                chat_id=user_id, text=escape(p), reply_markup=m))
+            sent = await self._send_part(user_id, part, markup if i == len(parts) - 1 else None)
         return sent.message_id if sent is not None else None
+
+    async def _send_part(self, user_id: int, text: str, markup: InlineKeyboardMarkup | None
+                         ) -> Message:
+        return await self._call(lambda: self.bot.send_message(
+            chat_id=user_id, text=escape(text), reply_markup=markup))
 
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         prompt = close.prompt

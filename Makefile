@@ -1,0 +1,29 @@
+# The two commands a newcomer needs:  make run  and  make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test check lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed  ## set up, then run the bot (Telegram if a token is configured, else the terminal)
+	$(BIN)/python -m bot
+
+test: $(VENV)/.installed  ## set up, then run every check and test
+	$(BIN)/python -m bot check
+	$(BIN)/ruff check bot tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+check: $(VENV)/.installed
+	$(BIN)/python -m bot check
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,82 @@
+"""The terminal chat, driven through stdin like a person typing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Terminal:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.screen = ""
+
+    async def expect(self, text: str, timeout: float = 10.0) -> None:
+        assert self.process.stdout is not None
+
+        async def read() -> None:
+            assert self.process.stdout is not None
+            while text not in self.screen:
+                chunk = await self.process.stdout.read(4096)
+                if not chunk:
+                    raise AssertionError(f"chat ended before {text!r}:\n{self.screen}")
+                self.screen += chunk.decode()
+
+        await asyncio.wait_for(read(), timeout)
+        self.screen = self.screen[self.screen.index(text) + len(text):]
+
+    async def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+
+async def start_chat(tmp_path: Path) -> Terminal:
+    env = {**os.environ, "FLOW_TIME_SCALE": "0.01", "DATABASE_URL": f"sqlite:///{tmp_path}/chat.db",
+           "TELEGRAM_BOT_TOKEN": ""}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "chat", cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    return Terminal(process)
+
+
+async def test_chat_completes_a_session(tmp_path: Path) -> None:
+    term = await start_chat(tmp_path)
+    await term.expect("[1] I understand, let's start")
+    await term.type("1")
+    for _ in range(7):
+        await term.expect("[2] No")
+        await term.type("No")  # the label works as well as the number
+    await term.expect("[1] Standard")
+    await term.type("1")
+    for release in ("return your leg", "return your leg"):
+        await term.expect("[1] I'm in position")
+        await term.type("1")
+        await term.expect(release)
+        await term.type("1")  # no pain
+    await term.expect("[1] Yes, both knees")
+    await term.type("2")  # skip to the twist
+    for _ in range(2):
+        await term.expect("[1] I'm in position")
+        await term.type("1")
+        await term.expect("back to the centre")
+        await term.type("1")
+    await term.expect("Well done")
+    assert term.process.stdin is not None
+    term.process.stdin.close()
+    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    assert term.process.stderr is not None
+    assert b"Traceback" not in await term.process.stderr.read()
+
+
+async def test_chat_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
+    term = await start_chat(tmp_path)
+    await term.expect("[1] I understand, let's start")
+    term.process.send_signal(2)  # SIGINT, as Ctrl-C sends
+    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    assert term.process.stderr is not None
+    assert b"Traceback" not in await term.process.stderr.read()

@@ -1,0 +1,231 @@
+"""The guided session, driven through the engine and runtime with no transport."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.engine.events import TimerFired
+from bot.flow.loader import FlowBundle
+from bot.safety.detection import Detector
+from tests.harness import ChatClient, make_runtime
+
+SCREENING = 7  # yes/no questions before the exercises
+EXERCISE_WORDS = ("knee", "twist", "in position", "hold for")
+
+
+async def through_screening(client: ChatClient) -> None:
+    await client.start()
+    await client.click("let's start")
+    for _ in range(SCREENING):
+        await client.click("No")
+
+
+async def hold_and_check(client: ChatClient, release_text: str) -> None:
+    await client.click("in position")
+    await client.wait_for(release_text)
+    await client.click("No pain")
+
+
+def exercise_messages(client: ChatClient, after: int) -> list[str]:
+    return [t for t in client.texts[after:] if any(w in t.lower() for w in EXERCISE_WORDS)]
+
+
+async def test_happy_path(client: ChatClient) -> None:
+    await through_screening(client)
+    assert client.saw("firm, flat surface") and client.saw("exhale")
+    await client.click("Standard")
+    assert client.saw("interlace your fingers")
+    await hold_and_check(client, "slowly return your leg")  # knee-to-chest left
+    await hold_and_check(client, "slowly return your leg")  # right
+    await client.click("both knees")
+    await hold_and_check(client, "lower your legs back")
+    assert client.saw("arms out to the sides in a T")
+    await hold_and_check(client, "back to the centre")  # twist left
+    await hold_and_check(client, "back to the centre")  # twist right
+    assert client.saw("Well done")
+    assert client.saw("overstretch the ligaments")
+    assert client.saw("loss of bladder or bowel control")
+    holds = [t for t in client.texts if "Hold for" in t or "twist for" in t]
+    assert len(holds) == 5
+    assert "20 seconds" in holds[0] and "25 seconds" in holds[-1]
+    assert client.saw("Halfway there")
+
+
+async def test_hold_length_choice(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Longer")
+    await client.click("in position")
+    assert "Hold for 30 seconds" in client.texts[-1]
+
+
+@pytest.mark.parametrize("question", [0, 1, 2])
+async def test_each_red_flag_answer_goes_to_urgent_care(client: ChatClient, question: int) -> None:
+    await client.start()
+    await client.click("let's start")
+    for _ in range(question):
+        await client.click("No")
+    await client.click("Yes")
+    last = client.texts[-1]
+    assert "get medical help now" in last and "nerve compression" in last
+    assert "112" in last and "911" in last and "999" in last
+    assert client.last_prompt().text != last  # the urgent message carries no exercise buttons
+
+
+@pytest.mark.parametrize(("question", "expect"), [
+    (3, "known disc problem"), (4, "severe osteoporosis"), (5, "recent spinal injury"),
+    (6, "wakes you from sleep"),
+])
+async def test_contraindications_end_without_exercise(client: ChatClient, question: int,
+                                                      expect: str) -> None:
+    await client.start()
+    await client.click("let's start")
+    for _ in range(question):
+        await client.click("No")
+    await client.click("Yes")
+    assert expect in client.texts[-1]
+    assert "physician" in client.texts[-1]
+    end = len(client.texts)
+    # Pressing on: an old button, typing a label, /stop.
+    await client.click("No", client.messages[end - 2])
+    await client.send("I'm in position")
+    await client.send("No")
+    await client.command("stop")
+    assert exercise_messages(client, end) == []
+    assert "This question has moved on." in client.toasts
+
+
+async def test_stop_mid_hold_cancels_the_timer(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Longer")  # 30 s x 0.005 = 0.15 s
+    await client.click("in position")
+    hold = client.last_prompt()
+    await client.click("Stop", hold)
+    stopped_at = len(client.texts)
+    assert "Stopped" in client.texts[-1]
+    await asyncio.sleep(0.4)  # well past the hold's end
+    assert client.texts[stopped_at:] == []
+    assert not client.runtime._handles
+
+
+async def test_warning_button_mid_hold_pauses_and_asks(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Longer")
+    await client.click("in position")
+    await client.click("Warning sign")
+    asked_at = len(client.texts)
+    assert "bladder or bowels" in client.texts[-1]
+    await asyncio.sleep(0.4)
+    assert client.texts[asked_at:] == []  # the hold was paused, nothing of it arrives
+    for _ in range(4):
+        await client.click("No")
+    assert client.saw("No warning signs today")
+    await client.click("Continue")
+    assert "Tap when you're in position" in client.texts[-1]  # back to the same stretch
+
+
+async def test_pain_after_a_stretch_stops_the_session(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Standard")
+    await client.click("in position")
+    await client.wait_for("slowly return your leg")
+    await client.click("sharp pain")
+    end = len(client.texts)
+    assert "beyond its safe limit" in client.texts[-1]
+    await client.send("I'm in position")
+    assert exercise_messages(client, end) == []
+
+
+async def test_why_does_it_pop_returns_to_where_the_user_was(client: ChatClient) -> None:
+    await client.start()
+    await client.click("Why does it pop")
+    assert client.saw("facet joints") and client.saw("synovial fluid") and client.saw("bubble")
+    await client.click("let's start")
+    assert "bladder" in client.texts[-1]
+
+
+async def test_stale_button_is_answered_and_changes_nothing(client: ChatClient) -> None:
+    await client.start()
+    welcome = client.last_prompt()
+    await client.click("let's start")
+    before = list(client.texts)
+    await client.click("let's start", welcome)
+    assert client.texts == before
+    assert client.toasts == ["This question has moved on."]
+
+
+async def test_red_flag_typed_mid_hold(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Longer")
+    await client.click("in position")
+    await client.send("my left leg went numb all the way down to my foot")
+    at = len(client.texts)
+    assert "get medical help now" in client.texts[-1]
+    await asyncio.sleep(0.4)
+    assert client.texts[at:] == []
+    await client.start()  # the next session starts with the urgent advice
+    assert "urgent medical assessment" in client.texts[-1]
+    assert exercise_messages(client, at) == []
+
+
+async def test_restart_mid_hold_resumes(bundle: FlowBundle, detector: Detector,
+                                        tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    runtime, transport = make_runtime(bundle, detector, db, time_scale=0.02)  # 20 s -> 0.4 s
+    await runtime.start()
+    client = ChatClient(runtime, transport)
+    await through_screening(client)
+    await client.click("Standard")
+    await client.click("in position")
+    await runtime.close()  # the process goes away mid-hold
+
+    fresh, transport2 = make_runtime(bundle, detector, db, time_scale=0.02)
+    await fresh.start()
+    try:
+        resumed = ChatClient(fresh, transport2)
+        await resumed.wait_for("slowly return your leg", timeout=3)
+        await resumed.click("No pain")
+        assert "right knee" in resumed.texts[-1]
+    finally:
+        await fresh.close()
+
+
+async def test_a_hold_that_ended_long_ago_asks_before_resuming(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Standard")
+    await client.click("in position")
+    conv, _ = await client.runtime._load(client.user_id)
+    epoch = conv.ctx["epoch"]
+    client.runtime._cancel(client.user_id)
+    await client.runtime.dispatch(TimerFired(client.user_id, "release", epoch, late_by=3600))
+    assert "paused while I was offline" in client.texts[-1]
+    await client.click("Resume")
+    assert "Tap when you're in position" in client.texts[-1]
+
+
+async def test_stale_timer_is_ignored(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Standard")
+    await client.click("in position")
+    before = len(client.texts)
+    await client.runtime.dispatch(TimerFired(client.user_id, "release", 999))
+    assert len(client.texts) == before
+
+
+async def test_free_text_without_meaning_points_to_the_buttons(client: ChatClient) -> None:
+    await client.start()
+    await client.send("hello there")
+    assert "use the buttons" in client.texts[-1]
+    await client.send("x" * 3000)
+    assert "too long" in client.texts[-1]
+    await client.command("dance")
+    assert "don't know that command" in client.texts[-1]
+
+
+async def test_typed_label_works_like_a_button(client: ChatClient) -> None:
+    await client.start()
+    await client.send("I understand, let's start")
+    await client.send("no")
+    assert "sudden weakness" in client.texts[-1]
