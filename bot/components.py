@@ -11,7 +11,6 @@ from bot.flow.loader import FlowBundle, load_bundle
 from bot.safety.detection import Detector
 from bot.safety.detector import default_detector
 from bot.safety.emergency import default_numbers
-from bot.safety.emergency_line import numbers_line_for
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 
@@ -28,7 +27,7 @@ def build_engine(bundle: FlowBundle, *, time_scale: float = 1.0,
     return Engine(
         bundle,
         detector or default_detector(),
-        numbers_line=numbers_line_for(default_numbers()),
+        numbers=default_numbers(),
         time_scale=time_scale,
     )
 

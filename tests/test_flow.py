@@ -67,11 +67,23 @@ async def test_each_red_flag_answer_goes_to_urgent_care(client: ChatClient, ques
     await client.click("let's start")
     for _ in range(question):
         await client.click("No")
+    at = len(client.texts)
     await client.click("Yes")
-    last = client.texts[-1]
-    assert "get medical help now" in last and "nerve compression" in last
-    assert "112" in last and "911" in last and "999" in last
-    assert client.last_prompt().text != last  # the urgent message carries no exercise buttons
+    urgent, country = client.messages[at:]
+    assert "get medical help now" in urgent.text and "nerve compression" in urgent.text
+    assert "112" in urgent.text and "911" in urgent.text and "999" in urgent.text
+    assert urgent.buttons == ()  # it comes first and alone, no exercise buttons
+    assert "Which country" in country.text
+    await client.click("Germany")
+    assert client.texts[-1] == "Saved: Germany. Emergency number: 112."
+    await client.start()  # the next session starts with the urgent advice, now for Germany
+    assert "urgent medical assessment" in client.texts[-1] and "112" in client.texts[-1]
+    assert "911" not in client.texts[-1]
+    await client.click("Not yet")
+    assert "get assessed first" in client.texts[-1]
+    await client.start()
+    await client.click("cleared")
+    assert "Shall we start?" in client.texts[-1]
 
 
 @pytest.mark.parametrize(("question", "expect"), [
@@ -162,9 +174,11 @@ async def test_red_flag_typed_mid_hold(client: ChatClient) -> None:
     await client.click("in position")
     await client.send("my left leg went numb all the way down to my foot")
     at = len(client.texts)
-    assert "get medical help now" in client.texts[-1]
+    assert "get medical help now" in client.texts[-2]
     await asyncio.sleep(0.4)
-    assert client.texts[at:] == []
+    assert client.texts[at:] == []  # nothing of the hold arrives afterwards
+    await client.send("I'm in the UK")
+    assert client.texts[-1] == "Saved: United Kingdom. Emergency number: 999, 112."
     await client.start()  # the next session starts with the urgent advice
     assert "urgent medical assessment" in client.texts[-1]
     assert exercise_messages(client, at) == []
@@ -229,3 +243,13 @@ async def test_typed_label_works_like_a_button(client: ChatClient) -> None:
     await client.send("I understand, let's start")
     await client.send("no")
     assert "sudden weakness" in client.texts[-1]
+
+
+async def test_country_command_any_time(client: ChatClient) -> None:
+    await client.start()
+    await client.command("country")
+    await client.send("narnia")
+    assert "don't know that country" in client.texts[-1]
+    await client.send("Deutschland")
+    assert client.texts[-2] == "Saved: Germany. Emergency number: 112."
+    assert "Shall we start?" in client.texts[-1]  # back to where the user was

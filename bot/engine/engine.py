@@ -41,6 +41,8 @@ from bot.flow.loader import FlowBundle
 from bot.flow.model import RETURN, Choice, State
 from bot.flow.texts import Texts
 from bot.safety.detection import Detector, Outcome
+from bot.safety.emergency import Country, EmergencyNumbers
+from bot.safety.emergency_line import numbers_line
 from bot.store.records import Conversation, Profile
 
 LATE_RESUME_AFTER = 600.0  # a hold that ended longer ago than this asks before resuming
@@ -48,7 +50,7 @@ LONG_TEXT = 1000  # characters; longer messages are not matched against button l
 STOP, WARNING = "stop", "warning"  # the interrupt buttons shown during exercises
 URGENT_TAG = "urgent"
 
-NumbersLine = Callable[[Texts, str | None], str]
+COUNTRY_PREFIX = "country_"  # choice ids of the country picker
 
 
 class FlowMachine(AsyncMachine):
@@ -63,24 +65,20 @@ class FlowMachine(AsyncMachine):
         return None
 
 
-def _no_numbers(texts: Texts, country: str | None) -> str:
-    return ""
-
-
 class Engine:
     def __init__(
         self,
         bundle: FlowBundle,
         detector: Detector,
         *,
-        numbers_line: NumbersLine = _no_numbers,
+        numbers: EmergencyNumbers | None = None,
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bundle = bundle
         self.flow = bundle.flow
         self.detector = detector
-        self.numbers_line = numbers_line
+        self.numbers = numbers
         self.time_scale = time_scale
         self.clock = clock
         self._subflow = subflow_states(self.flow)
@@ -168,6 +166,13 @@ class Engine:
     async def _on_choose(self, conv: Conversation, event: Choose) -> None:
         texts = self._texts(conv)
         state = self.flow.states[conv.state]
+        if (event.seq == conv.ctx.get("seq") and conv.ctx.get("asking") == "country"
+                and event.choice.startswith(COUNTRY_PREFIX) and self.numbers is not None):
+            code = event.choice.removeprefix(COUNTRY_PREFIX)
+            if code in self.numbers:
+                self._close_prompt(conv, texts, self.numbers.country(code).name)
+                self._set_country(conv, state, self.numbers.country(code))
+                return
         choice = self._find_choice(conv, state, event.choice)
         if event.seq != conv.ctx.get("seq") or choice is None:
             conv.effects.append(Toast(texts.get("system.moved_on")))
@@ -176,10 +181,7 @@ class Engine:
 
     async def _apply_choice(self, conv: Conversation, state: State, choice: Choice) -> None:
         texts = self._texts(conv)
-        if conv.prompt is not None:
-            answer = texts.get("answer.chosen", label=texts.get(choice.label))
-            conv.effects.append(ClosePrompt(conv.prompt, answer))
-            conv.prompt = None
+        self._close_prompt(conv, texts, texts.get(choice.label))
         if choice.id == STOP and choice.label == "btn.stop":
             await self._goto(conv, self.flow.interrupts.stop)
             return
@@ -197,6 +199,12 @@ class Engine:
             await self._return(conv)
         else:
             await self._trigger(conv, choice.id)
+
+    @staticmethod
+    def _close_prompt(conv: Conversation, texts: Texts, label: str) -> None:
+        if conv.prompt is not None:
+            conv.effects.append(ClosePrompt(conv.prompt, texts.get("answer.chosen", label=label)))
+            conv.prompt = None
 
     def _apply_set(self, conv: Conversation, choice: Choice) -> None:
         for key, value in choice.set.items():
@@ -231,6 +239,13 @@ class Engine:
 
     async def _on_plain_text(self, conv: Conversation, state: State, text: str) -> None:
         texts = self._texts(conv)
+        if conv.ctx.get("asking") == "country" and self.numbers is not None:
+            country = self.numbers.match(text)
+            if country is None:
+                conv.effects.append(Send(texts.get("country.unknown")))
+            else:
+                self._set_country(conv, state, country)
+            return
         if len(text) <= LONG_TEXT:
             typed = text.strip().casefold()
             for choice in self._visible_choices(conv, state):
@@ -274,6 +289,8 @@ class Engine:
                 await self._call(conv, self.flow.interrupts.warning)
             case "help":
                 conv.effects.append(Send(texts.get("help.text")))
+            case "country" if self.numbers is not None:
+                self._ask_country(conv)
             case _:
                 conv.effects.append(Send(texts.get("system.unknown_command")))
 
@@ -315,6 +332,7 @@ class Engine:
         state = self.flow.states[conv.state]
         texts = self._texts(conv)
         conv.ctx.pop("fresh", None)
+        conv.ctx.pop("asking", None)
         params = self._params(conv, texts)
         if state.kind == "end":
             conv.ctx.pop("ret", None)
@@ -326,6 +344,27 @@ class Engine:
         if state.ask:
             messages.append(texts.get(state.ask, **params))
         self._emit(conv, messages, self._buttons(conv, state, texts))
+        if URGENT_TAG in state.tags and conv.profile and not conv.profile.country:
+            self._ask_country(conv)  # after the urgent message, never before it
+
+    # ------------------------------------------------------------ country
+    def _ask_country(self, conv: Conversation) -> None:
+        if self.numbers is None:
+            return
+        texts = self._texts(conv)
+        buttons = tuple(Button(COUNTRY_PREFIX + c.code, c.name) for c in self.numbers.common())
+        self._emit(conv, [texts.get("country.ask")], buttons)
+        conv.ctx["asking"] = "country"
+
+    def _set_country(self, conv: Conversation, state: State, country: Country) -> None:
+        assert conv.profile is not None
+        conv.profile.country = country.code
+        conv.ctx.pop("asking", None)
+        texts = self._texts(conv)
+        conv.effects.append(Send(texts.get("country.saved", country=country.name,
+                                           list=", ".join(country.numbers))))
+        if state.kind != "end":
+            self._prompt_again(conv, state)
 
     def _schedule_hold(self, conv: Conversation, state: State) -> int:
         assert state.exercise is not None
@@ -353,7 +392,7 @@ class Engine:
         return {
             "sign": texts.get(f"sign.{sign}") if f"sign.{sign}" in texts else texts.get("sign.unknown"),
             "condition": texts.get(f"condition.{condition}") if condition else "",
-            "numbers": self.numbers_line(texts, country),
+            "numbers": numbers_line(self.numbers, texts, country) if self.numbers else "",
         }
 
     def _visible_choices(self, conv: Conversation, state: State) -> list[Choice]:

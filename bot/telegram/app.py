@@ -26,7 +26,7 @@ from bot.telegram.transport import TelegramTransport
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "stop", "redflags", "help")
+COMMANDS = ("start", "stop", "redflags", "country", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 MAX_CONCURRENT_UPDATES = 1024
 
