@@ -1,0 +1,395 @@
+"""The keyword detector: red flags in free text, driven by a YAML lexicon.
+
+How a message is read (ConText/NegEx-style, see ``flows/detector/en.yaml``):
+
+1. Split into sentences; tokenize (case, apostrophes and width folded).
+2. Map each token to lexicon words, allowing bounded typos on words of fuzzy concepts.
+3. Take the longest lexicon phrase at each position (terms, and the cues that modify
+   them: negation, hedges, scope terminators, pseudo-cues).
+4. Split the sentence into clauses at commas and terminators ("but", "just", ...).
+5. Negation cues negate the phrases within ``negation_window`` words after (or, for
+   post-cues, before and in the same clause) them, stopping at a terminator. Anchor
+   concepts (``negatable: false``: body parts, time words) are never negated: in
+   "I can't sit on my bum, it's numb" the "cant" is about sitting, not about the bum.
+6. A clause is an *information question* when it opens with a question starter and the
+   sentence holds no first-person report cue ("my", "i have"): it is ignored. A clause
+   is *hedged* when it holds a hedge cue, opens with a question starter, or ends in "?".
+7. Sign rules (a symptom key plus context concepts in the same sentence) are checked.
+   An emergency rule gives EMERGENCY when definite and UNSURE when hedged; a *partial*
+   emergency rule (e.g. "numb" with no body part) always gives UNSURE.
+8. The most urgent finding wins: EMERGENCY > UNSURE > STOP_NOW > CLINICIAN > NONE; ties
+   go to full rules over partial ones, then to the sign listed first in the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.safety.detection import NOTHING, Detection, Outcome
+from bot.safety.detector_config import DetectorConfig, Rule, load_config
+from bot.safety.detector_lexicon import Cue, Labels, Match, PhraseTrie
+from bot.safety.text_fuzzy import FuzzyIndex
+from bot.safety.text_normalize import COMMA, Sentence, phrase_tokens, split_sentences
+
+__all__ = ["KeywordDetector", "default_detector", "default_lexicon_path", "load_detector"]
+
+_LOG = logging.getLogger(__name__)
+_RANK = {Outcome.EMERGENCY: 0, Outcome.UNSURE: 1, Outcome.STOP_NOW: 2, Outcome.CLINICIAN: 3}
+_NEGATIONS = frozenset({Cue.NEG_PRE, Cue.NEG_POST, Cue.NEG_POST_FINAL})
+_REPORT = Labels(concepts=frozenset({"report"}))
+_NOT_REPORT = Labels(concepts=frozenset({"not_report"}))
+_STARTER = Labels(concepts=frozenset({"starter"}))
+
+
+def default_lexicon_path(language: str = "en") -> Path:
+    """``flows/detector/<language>.yaml`` in the repository."""
+    return Path(__file__).resolve().parents[2] / "flows" / "detector" / f"{language}.yaml"
+
+
+def load_detector(path: Path) -> KeywordDetector:
+    """Build a detector from a lexicon file; ``ValueError`` names file, line and key."""
+    return KeywordDetector(load_config(path))
+
+
+def default_detector() -> KeywordDetector:
+    """The English detector. Loading compiles the lexicon: do it once at start-up."""
+    return load_detector(default_lexicon_path("en"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    concept: str
+    match: int  # index of the phrase in the sentence's matches
+    clause: int
+    negated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Clause:
+    hedged: bool
+    info_question: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What one sentence says, ready for the sign rules."""
+
+    hits: tuple[_Hit, ...]
+    clauses: tuple[_Clause, ...]
+    only_negation: bool  # e.g. "none" or "no": an answer to the previous question
+    asserted: dict[str, frozenset[int]]  # concept -> matches asserting it (not negated)
+
+    def asserted_elsewhere(self, group: frozenset[str], match: int) -> bool:
+        """Whether a concept of ``group`` is asserted by a match other than ``match``."""
+        for concept in group:
+            found = self.asserted.get(concept)
+            if found and (len(found) > 1 or match not in found):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class _Finding:
+    rank: int
+    tier: int  # 0 for a full rule, 1 for a partial one
+    sign_index: int
+    outcome: Outcome = field(compare=False)
+    sign: str = field(compare=False)
+
+
+class KeywordDetector:
+    """Rule-based red-flag detector; see the module docstring for how it reads text."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        self._window = config.cues.negation_window
+        self._anchors = frozenset(c.name for c in config.concepts if not c.negatable)
+        self._terms = _term_trie(config)
+        self._reports = _report_trie(config)
+        self._starters = _plain_trie(config.cues.question_starters, _STARTER)
+        self._negation_words = frozenset(
+            tokens[0]
+            for phrase in config.cues.phrases[Cue.NEG_PRE]
+            if len(tokens := phrase_tokens(phrase)) == 1
+        )
+        # Only one-word terms tolerate typos: words inside phrases ("going", "there") are
+        # everyday words whose neighbours are everyday words too.
+        fuzzy_words = set(config.fuzzy.phrase_words) | {
+            tokens[0]
+            for concept in config.concepts
+            if concept.fuzzy
+            for term in concept.terms
+            if len(tokens := phrase_tokens(term)) == 1
+        }
+        self._fuzzy = FuzzyIndex(
+            self._terms.words,
+            fuzzy_words,
+            config.fuzzy.bands,
+            same_first_letter=config.fuzzy.same_first_letter,
+            never_correct=config.fuzzy.never_correct,
+        )
+
+    def detect(self, text: str) -> Detection:
+        """Classify one message. Never raises.
+
+        An internal error is logged and read as "nothing found", so that a bug can never
+        take the conversation down; the corpus test guards against such bugs.
+        """
+        try:
+            return self._detect(text)
+        except Exception:
+            _LOG.exception("red-flag detector failed on a message of %d chars", len(text))
+            return NOTHING
+
+    def read_as(self, word: str) -> tuple[str, ...]:
+        """The lexicon words a typed word is read as (itself, typo corrections, or none).
+
+        For reviewing the lexicon: it shows what typo tolerance does to a given word.
+        """
+        tokens = phrase_tokens(word)
+        return self._forms(tokens[0]) if len(tokens) == 1 else ()
+
+    # --- whole message -------------------------------------------------------------------
+
+    def _detect(self, text: str) -> Detection:
+        sentences = split_sentences(text)
+        facts = [self._facts(sentence) for sentence in sentences]
+        best: _Finding | None = None
+        for index, sentence_facts in enumerate(facts):
+            if _answered_no(sentences, facts, index):
+                continue
+            finding = self._best_finding(sentence_facts)
+            if finding is not None and (best is None or finding < best):
+                best = finding
+        return NOTHING if best is None else Detection(best.outcome, best.sign)
+
+    def _best_finding(self, facts: _Facts) -> _Finding | None:
+        best: _Finding | None = None
+        for sign_index, sign in enumerate(self.config.signs):
+            for tier, rules in enumerate((sign.rules, sign.partial)):
+                for rule in rules:
+                    hedged = _rule_state(rule, facts)
+                    if hedged is None:
+                        continue
+                    outcome = sign.outcome
+                    if outcome is Outcome.EMERGENCY and (hedged or tier == 1):
+                        outcome = Outcome.UNSURE
+                    finding = _Finding(_RANK[outcome], tier, sign_index, outcome, sign.sign)
+                    if best is None or finding < best:
+                        best = finding
+        return best
+
+    # --- one sentence --------------------------------------------------------------------
+
+    def _facts(self, sentence: Sentence) -> _Facts:
+        tokens = sentence.tokens
+        matches = self._terms.scan([self._forms(token) for token in tokens])
+        clause_of = _clause_ids(tokens, matches)
+        negated = _negations(tokens, matches, clause_of, self._window)
+        hits = tuple(
+            _Hit(
+                concept,
+                index,
+                clause_of[match.start],
+                negated[index] and concept not in self._anchors,
+            )
+            for index, match in enumerate(matches)
+            for concept in match.labels.concepts
+        )
+        asserted: dict[str, set[int]] = {}
+        for hit in hits:
+            if not hit.negated:
+                asserted.setdefault(hit.concept, set()).add(hit.match)
+        return _Facts(
+            hits=hits,
+            clauses=self._clauses(sentence, matches, clause_of),
+            only_negation=_only_negation(tokens, matches),
+            asserted={concept: frozenset(found) for concept, found in asserted.items()},
+        )
+
+    def _forms(self, token: str) -> tuple[str, ...]:
+        return (token,) if token == COMMA else self._fuzzy.forms(token)
+
+    def _clauses(
+        self, sentence: Sentence, matches: Sequence[Match], clause_of: Sequence[int]
+    ) -> tuple[_Clause, ...]:
+        tokens = sentence.tokens
+        raw = [(token,) for token in tokens]
+        report = any(_REPORT.concepts <= match.labels.concepts for match in self._reports.scan(raw))
+        hedged_clauses = {
+            clause_of[match.start] for match in matches if Cue.HEDGE in match.labels.cues
+        }
+        last = clause_of[-1] if clause_of else 0
+        starts = _clause_starts(tokens, clause_of)
+        clauses = []
+        for clause in range(last + 1):
+            start = starts.get(clause)
+            starter = start is not None and self._opens_question(raw, start)
+            ends_q = sentence.question_mark and clause == last
+            clauses.append(
+                _Clause(
+                    hedged=clause in hedged_clauses or starter or ends_q,
+                    info_question=starter and not report,
+                )
+            )
+        return tuple(clauses)
+
+    def _opens_question(self, raw: Sequence[tuple[str, ...]], start: int) -> bool:
+        """A question starter at the clause start, unless negated ("could not feel")."""
+        match = self._starters.longest(raw, start)
+        if match is None:
+            return False
+        return match.end >= len(raw) or raw[match.end][0] not in self._negation_words
+
+
+# --- compiling the lexicon ---------------------------------------------------------------
+
+
+def _term_trie(config: DetectorConfig) -> PhraseTrie:
+    trie = PhraseTrie()
+    for concept in config.concepts:
+        labels = Labels(concepts=frozenset({concept.name}))
+        for term in concept.terms:
+            trie.add(phrase_tokens(term), labels)
+    for cue, phrases in config.cues.phrases.items():
+        labels = Labels(cues=frozenset({cue}))
+        for phrase in phrases:
+            trie.add(phrase_tokens(phrase), labels)
+    return trie
+
+
+def _report_trie(config: DetectorConfig) -> PhraseTrie:
+    """First-person report cues, and look-alikes that are not reports ("do i have")."""
+    trie = _plain_trie(config.cues.report, _REPORT)
+    for phrase in config.cues.report_blockers:
+        trie.add(phrase_tokens(phrase), _NOT_REPORT)
+    return trie
+
+
+def _plain_trie(phrases: Sequence[str], labels: Labels) -> PhraseTrie:
+    trie = PhraseTrie()
+    for phrase in phrases:
+        trie.add(phrase_tokens(phrase), labels)
+    return trie
+
+
+# --- sentence structure ------------------------------------------------------------------
+
+
+def _clause_ids(tokens: Sequence[str], matches: Sequence[Match]) -> list[int]:
+    """Clause number of every token: a comma or a terminator phrase starts a new one."""
+    terminators = {match.start for match in matches if Cue.TERMINATOR in match.labels.cues}
+    clause_of: list[int] = []
+    clause = 0
+    for index, token in enumerate(tokens):
+        starts_new = token == COMMA or (index in terminators and tokens[index - 1] != COMMA)
+        if index > 0 and starts_new:
+            clause += 1
+        clause_of.append(clause)
+    return clause_of
+
+
+def _clause_starts(tokens: Sequence[str], clause_of: Sequence[int]) -> dict[int, int]:
+    """First word of each clause (a clause may hold only a comma and have none)."""
+    starts: dict[int, int] = {}
+    for index, token in enumerate(tokens):
+        if token != COMMA:
+            starts.setdefault(clause_of[index], index)
+    return starts
+
+
+def _negations(
+    tokens: Sequence[str], matches: Sequence[Match], clause_of: Sequence[int], window: int
+) -> list[bool]:
+    """Which matches fall inside a negation cue's scope."""
+    words_before = [0]
+    for token in tokens:
+        words_before.append(words_before[-1] + (token != COMMA))
+    negated = [False] * len(matches)
+    for index, match in enumerate(matches):
+        cues = match.labels.cues
+        if Cue.NEG_PRE in cues:
+            _mark(negated, matches, clause_of, words_before, index, window, forward=True)
+        if Cue.NEG_POST in cues or (
+            Cue.NEG_POST_FINAL in cues and _ends_clause(tokens, matches, clause_of, index)
+        ):
+            _mark(negated, matches, clause_of, words_before, index, window, forward=False)
+    return negated
+
+
+def _mark(
+    negated: list[bool],
+    matches: Sequence[Match],
+    clause_of: Sequence[int],
+    words_before: Sequence[int],
+    cue: int,
+    window: int,
+    *,
+    forward: bool,
+) -> None:
+    order = range(cue + 1, len(matches)) if forward else range(cue - 1, -1, -1)
+    for index in order:
+        match = matches[index]
+        if Cue.TERMINATOR in match.labels.cues:
+            return
+        if not forward and clause_of[match.start] != clause_of[matches[cue].start]:
+            return  # a post-cue answers its own clause only; a pre-cue runs through lists
+        if forward:
+            gap = words_before[match.start] - words_before[matches[cue].end]
+        else:
+            gap = words_before[matches[cue].start] - words_before[match.end]
+        if gap >= window:
+            return
+        negated[index] = True
+
+
+def _ends_clause(
+    tokens: Sequence[str], matches: Sequence[Match], clause_of: Sequence[int], index: int
+) -> bool:
+    end = matches[index].end
+    if end >= len(tokens) or tokens[end] == COMMA:
+        return True
+    return clause_of[end] != clause_of[matches[index].start]
+
+
+def _only_negation(tokens: Sequence[str], matches: Sequence[Match]) -> bool:
+    covered = sum(match.end - match.start for match in matches if match.labels.cues & _NEGATIONS)
+    words = sum(token != COMMA for token in tokens)
+    return 0 < words == covered
+
+
+def _answered_no(sentences: Sequence[Sentence], facts: Sequence[_Facts], index: int) -> bool:
+    """ "Numbness? None." : a self-answered question whose answer is a plain no."""
+    following = index + 1
+    return (
+        sentences[index].question_mark
+        and following < len(facts)
+        and facts[following].only_negation
+    )
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+def _rule_state(rule: Rule, facts: _Facts) -> bool | None:
+    """None if the rule does not fire; otherwise whether the mention is hedged."""
+    if any(concept in facts.asserted for concept in rule.unless):
+        return None
+    hedged: bool | None = None
+    for key in facts.hits:
+        if key.concept not in rule.key or key.negated:
+            continue
+        clause = facts.clauses[key.clause]
+        if clause.info_question or not _has_context(rule, facts, key):
+            continue
+        if not clause.hedged:
+            return False
+        hedged = True
+    return hedged
+
+
+def _has_context(rule: Rule, facts: _Facts, key: _Hit) -> bool:
+    return all(facts.asserted_elsewhere(group, key.match) for group in rule.context)
