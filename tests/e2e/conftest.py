@@ -1,0 +1,164 @@
+"""End-to-end fixtures: the real bot as a subprocess against the Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.standin import BotApiStandin
+from tests.standin.models import StoredMessage
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "123456789:AAE-test-token-for-the-standin_0123"
+TIME_SCALE = "0.01"  # a 20-second hold takes 0.2 s
+
+
+class BotProcess:
+    """``python -m bot run`` as a real process, pointed at the stand-in."""
+
+    def __init__(self, api: BotApiStandin, db: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.api = api
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_BASE_URL": api.base_url,
+            "DATABASE_URL": f"sqlite:///{db}",
+            "FLOW_TIME_SCALE": TIME_SCALE,
+            "TELEGRAM_MAX_RATE": "0",
+            "LOG_LEVEL": "INFO",
+            **(extra_env or {}),
+        }
+        self.process: asyncio.subprocess.Process | None = None
+        self.log_file = db.with_suffix(".log")
+
+    async def start(self, ready: bool = True) -> None:
+        commands_before = self.api.calls.get("setmycommands", 0)
+        with self.log_file.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=ROOT, env=self.env,
+                stdout=log, stderr=log)
+        if ready:
+            await self.api.wait_until(
+                lambda: self.api.calls.get("setmycommands", 0) > commands_before, timeout=20)
+
+    @property
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        try:
+            return await asyncio.wait_for(self.process.wait(), 15)
+        except TimeoutError:
+            self.process.kill()
+            return await self.process.wait()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[BotApiStandin]:
+    async with BotApiStandin(token=TOKEN) as standin:
+        yield standin
+        assert standin.internal_errors == []
+
+
+@pytest.fixture
+async def bot(api: BotApiStandin, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    process = BotProcess(api, tmp_path / "bot.db")
+    await process.start()
+    yield process
+    code = await process.stop()
+    assert "Traceback" not in process.log, process.log
+    assert code == 0, process.log
+
+
+class Person:
+    """A Telegram user as the tests drive them: act, then wait for the bot's *new* messages."""
+
+    def __init__(self, api: BotApiStandin, user_id: int) -> None:
+        self.api = api
+        self.user = api.user(user_id, first_name=f"User{user_id}")
+        self.id = user_id
+        self.mark = 0
+
+    @property
+    def sent(self) -> list[StoredMessage]:
+        return self.api.sent_messages(self.id)
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.sent]
+
+    def _act(self) -> None:
+        self.mark = len(self.sent)
+
+    async def command(self, name: str) -> None:
+        self._act()
+        await self.user.command(name)
+
+    async def send(self, text: str) -> None:
+        self._act()
+        await self.user.send(text)
+
+    async def click(self, label: str) -> None:
+        self._act()
+        await self.user.click(label)
+
+    async def expect(self, text: str, timeout: float = 10.0) -> StoredMessage:
+        """The first message after the last action that contains ``text``."""
+        found: list[StoredMessage] = []
+
+        def seen() -> bool:
+            for message in self.sent[self.mark:]:
+                if text.casefold() in message.text.casefold():
+                    found.append(message)
+                    return True
+            return False
+
+        await self.api.wait_until(seen, timeout, self.id)
+        return found[0]
+
+    async def step(self, label: str, expect: str) -> StoredMessage:
+        await self.click(label)
+        return await self.expect(expect)
+
+
+Step = Callable[[Person], Awaitable[None]]
+
+
+async def screening(person: Person) -> None:
+    await person.command("start")
+    await person.expect("Shall we start?")
+    await person.step("let's start", "bladder or bowels")
+    for question in ("sudden weakness", "numbness or tingling", "disc problem", "osteoporosis",
+                     "injured your spine", "chronic or unrelenting", "How long would you like"):
+        await person.step("No", question)
+
+
+async def full_session(person: Person) -> None:
+    await screening(person)
+    await person.step("Standard", "knee-to-chest")
+    await person.step("in position", "Hold for 20 seconds")
+    await person.expect("Slowly return your leg")
+    await person.step("No pain", "right knee")
+    await person.step("in position", "Hold for 20 seconds")
+    await person.expect("Slowly return your leg")
+    await person.step("No pain", "both knees up together")
+    await person.step("Skip to the twist", "gentle spinal twist")
+    for after in ("knees go to the right", "Well done"):
+        await person.step("in position", "Hold the gentle twist for 25 seconds")
+        await person.expect("back to the centre")
+        await person.step("No pain", after)
+
+
+@pytest.fixture
+def person(api: BotApiStandin) -> Person:
+    return Person(api, 1001)

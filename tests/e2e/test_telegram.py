@@ -1,0 +1,222 @@
+"""The real bot process over the Bot API stand-in: sessions, faults, restarts, webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from tests.e2e.conftest import TOKEN, BotProcess, Person, full_session, screening
+from tests.standin import BotApiStandin
+
+HOLD_WORDS = ("Hold for", "Halfway", "Slowly return", "twist for")
+
+
+def hold_messages(person: Person, after: int) -> list[str]:
+    return [t for t in person.texts[after:] if any(w in t for w in HOLD_WORDS)]
+
+
+SESSION_MESSAGES = 27  # welcome, 7 questions, preparation, 4 stretches x 4, both-knees offer, closing
+
+
+async def test_complete_session(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await full_session(person)
+    await api.wait_quiet(0.3)
+    assert len(person.sent) == SESSION_MESSAGES
+    # Answered questions show the answer and lose their buttons.
+    answered = [m for m in person.sent if "→ No" in m.text]
+    assert answered and all(m.reply_markup is None for m in answered)
+    assert api.calls.get("setmycommands") == 1
+    assert "running (polling) as @" in bot.log
+
+
+async def test_stop_mid_hold(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    bot.env["FLOW_TIME_SCALE"] = "0.01"
+    await screening(person)
+    await person.step("Longer", "knee-to-chest")
+    await person.step("in position", "Hold for 30 seconds")
+    await person.step("Stop", "Stopped")
+    at = len(person.sent)
+    await asyncio.sleep(0.8)  # 30 s x 0.01 = 0.3 s: the hold would have ended by now
+    assert hold_messages(person, at) == []
+
+
+async def test_warning_sign_mid_hold(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await screening(person)
+    await person.step("Longer", "knee-to-chest")
+    await person.step("in position", "Hold for 30 seconds")
+    await person.step("Warning sign", "bladder or bowels")
+    at = len(person.sent)
+    await asyncio.sleep(0.8)
+    assert hold_messages(person, at) == []
+    await person.step("Yes", "get medical help now")
+    await asyncio.sleep(0.5)
+    assert hold_messages(person, at) == []
+
+
+async def test_red_flag_typed_mid_hold(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await screening(person)
+    await person.step("Longer", "knee-to-chest")
+    await person.step("in position", "Hold for 30 seconds")
+    await person.send("my left leg, it went numb all the way down")
+    loop = asyncio.get_running_loop()
+    sent_at = loop.time()
+    urgent = await person.expect("get medical help now", timeout=1.0)
+    assert urgent is person.sent[person.mark]  # first, and alone
+    assert loop.time() - sent_at < 1.0
+    at = len(person.sent)
+    await asyncio.sleep(0.8)
+    assert hold_messages(person, at) == []
+
+
+async def test_negated_mention_changes_nothing(api: BotApiStandin, bot: BotProcess,
+                                              person: Person) -> None:
+    await screening(person)
+    await person.step("Standard", "knee-to-chest")
+    await person.send("no numbness or tingling, just a bit stiff")
+    await person.expect("use the buttons")
+    await person.step("in position", "Hold for 20 seconds")
+
+
+async def test_redflags_command_mid_hold(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await screening(person)
+    await person.step("Longer", "knee-to-chest")
+    await person.step("in position", "Hold for 30 seconds")
+    await person.command("redflags")
+    await person.expect("bladder or bowels")
+    at = len(person.sent)
+    for question in ("sudden weakness", "numbness or tingling", "groin", "No warning signs today"):
+        await person.step("No", question)
+    await person.step("Continue", "Tap when you're in position")
+    assert hold_messages(person, at) == []
+
+
+async def test_kill_9_mid_hold_resumes(api: BotApiStandin, tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    first = BotProcess(api, db, {"FLOW_TIME_SCALE": "0.05"})  # 20 s hold = 1 s
+    await first.start()
+    person = Person(api, 1001)
+    await screening(person)
+    await person.step("Standard", "knee-to-chest")
+    await person.step("in position", "Hold for 20 seconds")
+    await first.stop(signal.SIGKILL)
+    second = BotProcess(api, db, {"FLOW_TIME_SCALE": "0.05"})
+    await second.start()
+    try:
+        await person.expect("Slowly return your leg", timeout=10)
+        await person.step("No pain", "right knee")
+    finally:
+        assert await second.stop() == 0
+
+
+async def test_every_third_send_gets_429(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    api.fail_every("sendMessage", 3, retry_after=1)
+    await full_session(person)
+    await api.wait_quiet(0.3)
+    assert api.injected_429_count >= SESSION_MESSAGES // 3 - 1
+    assert len(person.sent) == SESSION_MESSAGES  # every message exactly once
+
+
+async def test_user_blocks_the_bot_mid_session(api: BotApiStandin, bot: BotProcess,
+                                               person: Person) -> None:
+    await screening(person)
+    await person.step("Standard", "knee-to-chest")
+    await person.click("in position")
+    person.user.block()
+    await asyncio.sleep(1.0)  # the release message hits 403; the bot carries on
+    person.user.unblock()
+    other = Person(api, 2002)
+    await other.command("start")
+    await other.expect("Shall we start?")
+    await person.command("start")
+    await person.expect("Shall we start?")
+
+
+async def test_garbage_group_channel_and_media(api: BotApiStandin, bot: BotProcess,
+                                               person: Person) -> None:
+    api.push_update({"update_id": 999_999, "something_new": {"x": 1}})
+    api.add_group(-100, "Back pain club")
+    api.send_command(-100, "start", from_id=person.id)
+    await api.wait_for_message(-100, "private", timeout=10)
+    api.add_channel(-200, "News")
+    api.send_channel_post(-200, "hello")
+    await person.command("start")
+    await person.expect("Shall we start?")
+    for inject in (lambda: api.send_sticker(person.id, "😀"), lambda: api.send_voice(person.id, 3),
+                   lambda: api.send_location(person.id, 52.5, 13.4)):
+        person._act()
+        inject()
+        await person.expect("I can only read text")
+    await person.command("dance")
+    await person.expect("don't know that command")
+    await person.step("let's start", "bladder or bowels")  # state unchanged by all of that
+    assert [m for m in api.sent_messages(-200)] == []
+    assert len([m for m in api.sent_messages(-100)]) == 1
+
+
+async def test_photo_caption_with_a_red_flag_is_read(api: BotApiStandin, bot: BotProcess,
+                                                     person: Person) -> None:
+    await person.command("start")
+    await person.expect("Shall we start?")
+    person._act()
+    api.send_photo(person.id, caption="I wet myself and didn't notice")
+    await person.expect("get medical help now")
+
+
+async def test_stale_button_press(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await person.command("start")
+    welcome = await person.expect("Shall we start?")
+    data = welcome.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+    await person.step("let's start", "bladder or bowels")
+    press = await person.user.click_stale(welcome.message_id, data)
+    await person.user.wait_for_answer(press)
+    assert press.answer_text == "This question has moved on."
+    forged = await person.user.click_stale(welcome.message_id, "v0|garbage")
+    await person.user.wait_for_answer(forged)
+    assert forged.answer_text == "This question has moved on."
+
+
+async def test_fifty_users_at_once(api: BotApiStandin, bot: BotProcess) -> None:
+    people = [Person(api, 5000 + i) for i in range(50)]
+    await asyncio.gather(*(full_session(p) for p in people))
+    for p in people:
+        for message in p.sent:
+            assert message.chat_id == p.id
+        assert sum("Well done" in t for t in p.texts) == 1
+
+
+async def test_webhook_mode(api: BotApiStandin, tmp_path: Path, unused_tcp_port: int) -> None:
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram"
+    process = BotProcess(api, tmp_path / "bot.db", {
+        "WEBHOOK_URL": url, "WEBHOOK_SECRET": "s3cret-token", "WEBHOOK_LISTEN": "127.0.0.1",
+        "WEBHOOK_PORT": str(unused_tcp_port)})
+    await process.start()
+    try:
+        person = Person(api, 1001)
+        await person.command("start")  # delivered by the stand-in with the right secret
+        await person.expect("Shall we start?")
+        update = {"update_id": 424242, "message": {
+            "message_id": 9, "date": 0, "chat": {"id": 1001, "type": "private"},
+            "from": {"id": 1001, "is_bot": False, "first_name": "Mallory"}, "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+        before = len(person.sent)
+        assert await api.post_update(url, update, secret="wrong") == 403
+        assert await api.post_update(url, update, secret=None) == 403
+        await asyncio.sleep(0.5)
+        assert len(person.sent) == before
+        assert "running (webhook)" in process.log
+    finally:
+        assert await process.stop() == 0
+
+
+async def test_missing_or_malformed_token(api: BotApiStandin, tmp_path: Path) -> None:
+    for token in ("", "not-a-token-at-all-ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        process = BotProcess(api, tmp_path / "bot.db", {"TELEGRAM_BOT_TOKEN": token})
+        await process.start(ready=False)
+        assert process.process is not None
+        assert await asyncio.wait_for(process.process.wait(), 20) == 2
+        lines = [line for line in process.log.splitlines() if line.strip()]
+        process.log_file.unlink()
+        assert len(lines) == 1 and lines[0].startswith("error: TELEGRAM_BOT_TOKEN")
+        assert token[:10] not in lines[0] or not token
+    assert TOKEN not in lines[0]
