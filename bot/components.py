@@ -45,5 +45,5 @@ def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runti
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Library loggers at INFO would log request URLs, and the Bot API URL contains the token.
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access"):
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -253,3 +253,24 @@ async def test_country_command_any_time(client: ChatClient) -> None:
     await client.send("Deutschland")
     assert client.texts[-2] == "Saved: Germany. Emergency number: 112."
     assert "Shall we start?" in client.texts[-1]  # back to where the user was
+
+
+async def test_unsure_mention_after_the_session_can_be_answered_no(client: ChatClient) -> None:
+    await client.start()
+    await client.command("stop")
+    await client.send("my foot feels kind of tingly maybe")
+    assert "do you have" in client.texts[-1].lower()
+    await client.click("No")
+    assert "Send /start whenever" in client.texts[-1]
+
+
+async def test_unsure_mention_mid_hold_pauses_and_resumes(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Longer")
+    await client.click("in position")
+    await client.send("my foot feels kind of tingly maybe")
+    at = len(client.texts)
+    await asyncio.sleep(0.4)
+    assert client.texts[at:] == []  # the hold is paused while the question waits
+    await client.click("No")
+    assert "Tap when you're in position" in client.texts[-1]

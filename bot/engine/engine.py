@@ -318,7 +318,7 @@ class Engine:
 
     async def _return(self, conv: Conversation) -> None:
         back = conv.ctx.pop("ret", None)
-        await self._goto(conv, back or self.flow.start)
+        await self._goto(conv, back or self.flow.interrupts.idle)
 
     # ------------------------------------------------------------ state callbacks
     def _leaving(self, event_data: Any) -> None:
@@ -396,7 +396,7 @@ class Engine:
         }
 
     def _visible_choices(self, conv: Conversation, state: State) -> list[Choice]:
-        choices = [c for c in state.choices if c.to != RETURN or conv.ctx.get("ret")]
+        choices = list(state.choices)
         if self.bundle.safety.exercise_tag in state.tags:
             choices.append(Choice(id=STOP, label="btn.stop", to=self.flow.interrupts.stop))
             choices.append(Choice(id=WARNING, label="btn.warning", call=self.flow.interrupts.warning))

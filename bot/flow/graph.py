@@ -83,7 +83,9 @@ def edges(flow: Flow) -> list[Edge]:
     for name, state in flow.states.items():
         back = resume_point(flow, name)
         for choice in state.choices:
-            if choice.to and choice.to != RETURN:
+            if choice.to == RETURN:  # back to the caller (summary edges), or nowhere: idle
+                result.append(Edge(name, i.idle, f"{choice.id} (nothing to return to)", "return"))
+            elif choice.to:
                 result.append(Edge(name, choice.to, choice.id))
             elif choice.call:
                 result.append(Edge(name, choice.call, choice.id, "call"))

@@ -81,6 +81,7 @@ class Interrupts(_Strict):
     clinician: str
     late_resume: str
     locked: str
+    idle: str
 
 
 class Flow(_Strict):

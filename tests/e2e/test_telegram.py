@@ -205,6 +205,11 @@ async def test_webhook_mode(api: BotApiStandin, tmp_path: Path, unused_tcp_port:
         await asyncio.sleep(0.5)
         assert len(person.sent) == before
         assert "running (webhook)" in process.log
+        reader, writer = await asyncio.open_connection("127.0.0.1", unused_tcp_port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        response = (await asyncio.wait_for(reader.read(), 5)).decode()
+        writer.close()
+        assert response.startswith("HTTP/1.1 200") and '"ready": true' in response
     finally:
         assert await process.stop() == 0
 
@@ -220,3 +225,40 @@ async def test_missing_or_malformed_token(api: BotApiStandin, tmp_path: Path) ->
         assert len(lines) == 1 and lines[0].startswith("error: TELEGRAM_BOT_TOKEN")
         assert token[:10] not in lines[0] or not token
     assert TOKEN not in lines[0]
+
+
+async def test_server_errors_are_retried(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await person.command("start")
+    await person.expect("Shall we start?")
+    api.fail_next(2, status=502, methods=["sendMessage"])
+    await person.step("let's start", "bladder or bowels")
+    await api.wait_quiet(0.3)
+    assert sum("bladder or bowels" in t for t in person.texts) == 1
+
+
+async def test_edited_message_leaves_the_state_unless_it_reports_a_red_flag(
+        api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await person.command("start")
+    await person.expect("Shall we start?")
+    person._act()
+    update = api.send_text(person.id, "hello")
+    await person.expect("use the buttons")
+    person._act()
+    api.edit_user_message(person.id, update["message"]["message_id"], "hello again")
+    await person.expect("I can only read text")
+    person._act()
+    api.edit_user_message(person.id, update["message"]["message_id"], "I can't feel my foot at all")
+    await person.expect("get medical help now")
+
+
+async def test_two_quick_presses_do_not_race(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    await person.command("start")
+    welcome = await person.expect("Shall we start?")
+    data = welcome.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+    first = await person.user.click_data(welcome.message_id, data)
+    second = await person.user.click_stale(welcome.message_id, data)
+    await person.user.wait_for_answer(first)
+    await person.user.wait_for_answer(second)
+    await api.wait_quiet(0.3)
+    assert sum("bladder or bowels" in t for t in person.texts) == 1
+    assert second.answer_text == "This question has moved on."
