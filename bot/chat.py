@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.components import Core, build_core, build_runtime
-from bot.engine.events import Button, Choose, ClosePrompt, Command, Event, Send, Text
+from bot.engine.events import Button, Choose, ClosePrompt, Command, Event, Send, SendPhoto, Text
 from bot.settings import Settings
+from bot.store.sqlite import sqlite_path
 
 CHAT_USER = 1  # the terminal has one user
 
@@ -22,8 +24,9 @@ CHAT_USER = 1  # the terminal has one user
 class TerminalTransport:
     """Prints what the bot says and remembers the current buttons for numbered answers."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, photo_dir: Path) -> None:
         self.out = out
+        self.photo_dir = photo_dir
         self.buttons: tuple[Button, ...] = ()
         self.seq = 0
         self._refs = 0
@@ -36,6 +39,12 @@ class TerminalTransport:
             lines += [f"  [{i}] {b.label}" for i, b in enumerate(message.buttons, 1)]
         self._write("\n".join(lines) + "\n")
         return self._refs
+
+    async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
+        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        path = self.photo_dir / "progress.png"
+        path.write_bytes(photo.png)
+        self._write(f"{photo.caption}\n  (chart saved to {path})\n")
 
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         if close.prompt.seq == self.seq:
@@ -54,8 +63,11 @@ class TerminalTransport:
         if typed.startswith("/") and len(typed) > 1:
             name, _, args = typed[1:].partition(" ")
             return Command(CHAT_USER, name.lower(), args.strip())
+        for button in self.buttons:  # a label first: on a 0-10 scale "3" means the label 3
+            if typed.casefold() == button.label.casefold():
+                return Choose(CHAT_USER, self.seq, button.choice)
         for i, button in enumerate(self.buttons, 1):
-            if typed == str(i) or typed.casefold() == button.label.casefold():
+            if typed == str(i):
                 return Choose(CHAT_USER, self.seq, button.choice)
         return Text(CHAT_USER, line)
 
@@ -70,7 +82,7 @@ async def _read_lines(stream: TextIO) -> asyncio.StreamReader:
 async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = sys.stdin,
                stdout: TextIO = sys.stdout) -> None:
     core = core or build_core(settings)
-    transport = TerminalTransport(stdout)
+    transport = TerminalTransport(stdout, sqlite_path(settings.database_url).parent)
     runtime = build_runtime(settings, core, transport)
     await runtime.start()
     try:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.engine.engine import Engine
 from bot.engine.runtime import Runtime, Transport
 from bot.flow.loader import FlowBundle, load_bundle
+from bot.reminders.store import ReminderStore
 from bot.safety.detection import Detector
 from bot.safety.detector import default_detector
 from bot.safety.emergency import default_numbers
+from bot.services import Services
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
 
@@ -38,8 +42,14 @@ def build_core(settings: Settings) -> Core:
     return Core(bundle, engine, SqliteStore.from_url(settings.database_url))
 
 
+def build_services(core: Core, clock: Callable[[], float] = time.time) -> Services:
+    reminders = ReminderStore(core.store.connection)
+    return Services(core.bundle, core.engine.detector, core.store, reminders, clock=clock)
+
+
 def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runtime:
-    return Runtime(core.engine, core.store, transport, idle_evict=settings.idle_evict_seconds)
+    return Runtime(core.engine, core.store, transport, services=build_services(core),
+                   idle_evict=settings.idle_evict_seconds, reminder_rate=settings.reminder_rate)
 
 
 def setup_logging(level: str) -> None:

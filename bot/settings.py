@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     idle_evict_seconds: float = Field(default=300.0, gt=0)
     telegram_max_rate: float = Field(default=30.0, ge=0)  # messages/second overall; 0: no limit
+    reminder_rate: float = Field(default=25.0, gt=0)  # reminder sends per second, all chats
 
     @field_validator("log_level", mode="before")
     @classmethod

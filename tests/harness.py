@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.components import build_engine
-from bot.engine.events import Button, Choose, ClosePrompt, Command, Send, Start, Text
+from bot.components import Core, build_engine, build_services
+from bot.engine.events import Button, Choose, ClosePrompt, Command, Send, SendPhoto, Start, Text
 from bot.engine.runtime import RecipientGone, Runtime
 from bot.flow.loader import FlowBundle
 from bot.safety.detection import Detector
@@ -29,6 +31,7 @@ class RecordingTransport:
     sent: list[Sent] = field(default_factory=list)
     closed: list[tuple[int, ClosePrompt]] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
+    photos: list[tuple[int, SendPhoto]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, user_id: int, message: Send) -> int | None:
@@ -38,6 +41,12 @@ class RecordingTransport:
         self.sent.append(Sent(user_id, message.text, message.buttons, message.seq, ref))
         self.changed.set()
         return ref
+
+    async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
+        if user_id in self.blocked:
+            raise RecipientGone()
+        self.photos.append((user_id, photo))
+        self.changed.set()
 
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         if user_id in self.blocked:
@@ -107,8 +116,10 @@ class ChatClient:
         return any(text.casefold() in t.casefold() for t in self.texts)
 
 
-def make_runtime(bundle: FlowBundle, detector: Detector, db: Path, *, time_scale: float = 0.005
-                 ) -> tuple[Runtime, RecordingTransport]:
+def make_runtime(bundle: FlowBundle, detector: Detector, db: Path, *, time_scale: float = 0.005,
+                 clock: Callable[[], float] = time.time) -> tuple[Runtime, RecordingTransport]:
     engine = build_engine(bundle, time_scale=time_scale, detector=detector)
     transport = RecordingTransport()
-    return Runtime(engine, SqliteStore(db), transport), transport
+    core = Core(bundle, engine, SqliteStore(db))
+    services = build_services(core, clock)
+    return Runtime(engine, core.store, transport, services=services, clock=clock), transport

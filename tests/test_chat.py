@@ -51,6 +51,8 @@ async def test_chat_completes_a_session(tmp_path: Path) -> None:
     for _ in range(7):
         await term.expect("[2] No")
         await term.type("No")  # the label works as well as the number
+    await term.expect("the worst imaginable")
+    await term.type("3")  # the label 3 on the 0-10 scale, not the third button
     await term.expect("[1] Standard")
     await term.type("1")
     for release in ("return your leg", "return your leg"):
@@ -65,6 +67,8 @@ async def test_chat_completes_a_session(tmp_path: Path) -> None:
         await term.type("1")
         await term.expect("back to the centre")
         await term.type("1")
+    await term.expect("how much does your back hurt")
+    await term.type("1")
     await term.expect("Well done")
     assert term.process.stdin is not None
     term.process.stdin.close()

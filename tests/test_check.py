@@ -90,8 +90,8 @@ def test_safety_red_flag_question_must_lead_to_urgent_care(tmp_path: Path) -> No
 
 
 def test_safety_no_exercise_without_screening(tmp_path: Path) -> None:
-    flows, _ = broken_copy(tmp_path, "lower_back.yaml", "{id: agree, label: btn.agree, to: screen_bladder}",
-                           "{id: agree, label: btn.agree, to: screen_bladder}\n"
+    agree = "{id: agree, label: btn.agree, to: screen_bladder, set: {session: start}}"
+    flows, _ = broken_copy(tmp_path, "lower_back.yaml", agree, agree + "\n"
                            "      - {id: skip, label: btn.skip_to_twist, to: prepare}")
     code, err = run_check(flows)
     assert code == 1

@@ -21,6 +21,7 @@ async def through_screening(client: ChatClient) -> None:
     await client.click("let's start")
     for _ in range(SCREENING):
         await client.click("No")
+    await client.click("4")  # pain before, 0-10
 
 
 async def hold_and_check(client: ChatClient, release_text: str) -> None:
@@ -35,6 +36,7 @@ def exercise_messages(client: ChatClient, after: int) -> list[str]:
 
 async def test_happy_path(client: ChatClient) -> None:
     await through_screening(client)
+    assert client.saw("0 is no pain, 10 the worst imaginable")
     assert client.saw("firm, flat surface") and client.saw("exhale")
     await client.click("Standard")
     assert client.saw("interlace your fingers")
@@ -45,6 +47,8 @@ async def test_happy_path(client: ChatClient) -> None:
     assert client.saw("arms out to the sides in a T")
     await hold_and_check(client, "back to the centre")  # twist left
     await hold_and_check(client, "back to the centre")  # twist right
+    assert "how much does your back hurt" in client.texts[-1]
+    await client.send("2")  # typing the number works like the button
     assert client.saw("Well done")
     assert client.saw("overstretch the ligaments")
     assert client.saw("loss of bladder or bowel control")
@@ -274,3 +278,17 @@ async def test_unsure_mention_mid_hold_pauses_and_resumes(client: ChatClient) ->
     assert client.texts[at:] == []  # the hold is paused while the question waits
     await client.click("No")
     assert "Tap when you're in position" in client.texts[-1]
+
+
+async def test_sessions_are_logged_with_pain_ratings(client: ChatClient) -> None:
+    await through_screening(client)
+    await client.click("Standard")
+    await client.click("in position")
+    await client.wait_for("slowly return your leg")
+    await client.click("sharp pain")
+    await client.start()
+    await client.click("let's start")
+    await client.click("Yes")  # a red flag
+    sessions = await client.runtime.store.sessions(client.user_id, 0)
+    assert [(s.outcome, s.pain_before, s.pain_after) for s in sessions] == [
+        ("pain", 4, None), ("red_flag", None, None)]

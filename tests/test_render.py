@@ -54,3 +54,8 @@ def test_keyboard_pairs_short_labels() -> None:
                        Button("warning", "Warning sign")), 4)
     assert markup is not None
     assert [len(row) for row in markup.inline_keyboard] == [1, 2]
+
+
+def test_a_rating_scale_fits_in_two_rows() -> None:
+    markup = keyboard(tuple(Button(f"r{n}", str(n)) for n in range(11)), 5)
+    assert markup is not None and [len(r) for r in markup.inline_keyboard] == [6, 5]

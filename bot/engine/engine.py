@@ -28,6 +28,7 @@ from bot.engine.events import (
     Command,
     Effect,
     Event,
+    LogSession,
     Schedule,
     Send,
     Start,
@@ -51,6 +52,15 @@ STOP, WARNING = "stop", "warning"  # the interrupt buttons shown during exercise
 URGENT_TAG = "urgent"
 
 COUNTRY_PREFIX = "country_"  # choice ids of the country picker
+RATING_MIN, RATING_MAX = 0, 10  # the pain scale of rating states
+
+
+def _rating(choice: str) -> int | None:
+    """``r0`` .. ``r10`` → the rating, anything else → None."""
+    digits = choice[1:]
+    if choice[:1] == "r" and digits.isdigit() and RATING_MIN <= int(digits) <= RATING_MAX:
+        return int(digits)
+    return None
 
 
 class FlowMachine(AsyncMachine):
@@ -102,7 +112,8 @@ class Engine:
                 if choice.to and choice.to != RETURN:
                     result.append({"trigger": choice.id, "source": name, "dest": choice.to})
             if state.next:
-                result.append({"trigger": "release", "source": name, "dest": state.next})
+                trigger = "rated" if state.kind == "rating" else "release"
+                result.append({"trigger": trigger, "source": name, "dest": state.next})
         # Interrupts, calls and returns can land in any state from any state.
         for name in self.flow.states:
             result.append({"trigger": f"goto_{name}", "source": "*", "dest": name})
@@ -173,11 +184,22 @@ class Engine:
                 self._close_prompt(conv, texts, self.numbers.country(code).name)
                 self._set_country(conv, state, self.numbers.country(code))
                 return
+        if event.seq == conv.ctx.get("seq") and state.kind == "rating":
+            rating = _rating(event.choice)
+            if rating is not None:
+                await self._rate(conv, state, rating)
+                return
         choice = self._find_choice(conv, state, event.choice)
         if event.seq != conv.ctx.get("seq") or choice is None:
             conv.effects.append(Toast(texts.get("system.moved_on")))
             return
         await self._apply_choice(conv, state, choice)
+
+    async def _rate(self, conv: Conversation, state: State, rating: int) -> None:
+        assert state.rate is not None
+        self._close_prompt(conv, self._texts(conv), str(rating))
+        conv.ctx[state.rate] = rating
+        await self._trigger(conv, "rated")
 
     async def _apply_choice(self, conv: Conversation, state: State, choice: Choice) -> None:
         texts = self._texts(conv)
@@ -211,6 +233,8 @@ class Engine:
             if key == "unlock":
                 assert conv.profile is not None
                 conv.profile.locked_sign = None
+            elif key == "session":
+                conv.ctx["started_at"] = self.clock()
             else:
                 conv.ctx[key] = value
 
@@ -245,6 +269,9 @@ class Engine:
                 conv.effects.append(Send(texts.get("country.unknown")))
             else:
                 self._set_country(conv, state, country)
+            return
+        if state.kind == "rating" and _rating(f"r{text.strip()}") is not None:
+            await self._rate(conv, state, int(text.strip()))
             return
         if len(text) <= LONG_TEXT:
             typed = text.strip().casefold()
@@ -336,6 +363,7 @@ class Engine:
         params = self._params(conv, texts)
         if state.kind == "end":
             conv.ctx.pop("ret", None)
+            self._log_session(conv, state)
             if URGENT_TAG in state.tags and conv.profile is not None:
                 conv.profile.locked_sign = conv.ctx.get("sign") or "unknown"
         if state.kind == "hold":
@@ -365,6 +393,12 @@ class Engine:
                                            list=", ".join(country.numbers))))
         if state.kind != "end":
             self._prompt_again(conv, state)
+
+    def _log_session(self, conv: Conversation, state: State) -> None:
+        started = conv.ctx.pop("started_at", None)
+        before, after = conv.ctx.pop("pain_before", None), conv.ctx.pop("pain_after", None)
+        if started is not None and state.outcome is not None:
+            conv.effects.append(LogSession(started, self.clock(), state.outcome, before, after))
 
     def _schedule_hold(self, conv: Conversation, state: State) -> int:
         assert state.exercise is not None
@@ -409,6 +443,8 @@ class Engine:
         return None
 
     def _buttons(self, conv: Conversation, state: State, texts: Texts) -> tuple[Button, ...]:
+        if state.kind == "rating":
+            return tuple(Button(f"r{n}", str(n)) for n in range(RATING_MIN, RATING_MAX + 1))
         return tuple(Button(c.id, texts.get(c.label)) for c in self._visible_choices(conv, state))
 
     def _emit(self, conv: Conversation, paragraphs: list[str], buttons: tuple[Button, ...]) -> None:

@@ -107,4 +107,26 @@ class CancelTimers:
     pass
 
 
-Effect = Send | ClosePrompt | Toast | Schedule | CancelTimers
+@dataclass(frozen=True, slots=True)
+class LogSession:
+    """A session ended: keep it for /progress."""
+
+    started_at: float
+    ended_at: float
+    outcome: str
+    pain_before: int | None
+    pain_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendPhoto:
+    png: bytes
+    caption: str
+
+
+@dataclass(frozen=True, slots=True)
+class EraseUser:
+    """Erase everything stored about the user (their /delete), then carry on."""
+
+
+Effect = Send | SendPhoto | ClosePrompt | Toast | Schedule | CancelTimers | LogSession | EraseUser

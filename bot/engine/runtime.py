@@ -24,14 +24,20 @@ from bot.engine.events import (
     CancelTimers,
     ClosePrompt,
     Effect,
+    EraseUser,
     Event,
+    LogSession,
     Prompt,
     Schedule,
     Send,
+    SendPhoto,
     Timer,
     TimerFired,
     Toast,
 )
+from bot.reminders.dispatcher import ReminderDispatcher, SendResult
+from bot.reminders.store import Due
+from bot.services import Services
 from bot.store.base import Store
 from bot.store.records import Conversation, Profile
 
@@ -45,6 +51,10 @@ class RecipientGone(Exception):
 class Transport(Protocol):
     async def send(self, user_id: int, message: Send) -> int | None:
         """Deliver a message; return its id when it carries buttons (else may return None)."""
+        ...
+
+    async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
+        """Deliver a picture (the progress chart) with its caption."""
         ...
 
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
@@ -85,12 +95,18 @@ class Runtime:
         store: Store,
         transport: Transport,
         *,
+        services: Services | None = None,
         clock: Callable[[], float] = time.time,
         idle_evict: float = 300.0,
+        reminder_rate: float = 25.0,
     ) -> None:
         self.engine = engine
         self.store = store
         self.transport = transport
+        self.services = services
+        self.reminder_rate = reminder_rate
+        self._reminder_stop = asyncio.Event()
+        self._reminder_task: asyncio.Task[None] | None = None
         self.clock = clock
         self.idle_evict = idle_evict
         self._active: dict[int, tuple[Conversation, Profile, float]] = {}
@@ -112,10 +128,17 @@ class Runtime:
         if pending:
             log.info("re-armed %d stored timers", len(pending))
         self._sweeper = asyncio.create_task(self._sweep_idle())
+        if self.services is not None:
+            dispatcher = ReminderDispatcher(self.services.reminders, self._send_reminder,
+                                            clock=self.clock, rate_per_second=self.reminder_rate)
+            self._reminder_task = asyncio.create_task(dispatcher.run(self._reminder_stop))
 
     async def close(self) -> None:
         """Stop timers, let in-flight events finish, and close the store."""
         self._closing = True
+        self._reminder_stop.set()
+        if self._reminder_task is not None:
+            await asyncio.wait([self._reminder_task], timeout=10)
         if self._sweeper is not None:
             self._sweeper.cancel()
         for handles in self._handles.values():
@@ -136,8 +159,11 @@ class Runtime:
         uid = event.user_id
         async with self._locks.hold(uid):
             conv, profile = await self._load(uid)
-            effects = await self.engine.handle(conv, profile, event)
+            was_active = profile.active
+            effects = await self._handle(conv, profile, event)
             await self.store.save(conv, profile)
+            if self.services is not None and profile.active and not was_active:
+                await self.services.reminders.set_active_for_user(uid, True, self.clock())
             try:
                 toasts = await self._carry_out(conv, effects)
             except RecipientGone:
@@ -146,6 +172,16 @@ class Runtime:
             if self.engine.flow.states[conv.state].kind == "end" and not conv.timers:
                 self._evict(uid)
             return toasts
+
+    async def _handle(self, conv: Conversation, profile: Profile, event: Event) -> list[Effect]:
+        """The account features take their commands and buttons; the flow engine the rest."""
+        if self.services is None or not self.services.claims(event, conv):
+            return await self.engine.handle(conv, profile, event)
+        outcome = await self.services.handle(event, conv, profile)
+        effects = outcome.effects
+        if outcome.then is not None:
+            effects += await self.engine.handle(conv, profile, outcome.then)
+        return effects
 
     async def _carry_out(self, conv: Conversation, effects: list[Effect]) -> list[str]:
         uid = conv.user_id
@@ -159,13 +195,19 @@ class Runtime:
                     self._arm(uid, effect.timer)
                 case Send():
                     ref = await self.transport.send(uid, effect)
-                    if effect.buttons and ref is not None:
+                    if effect.buttons and effect.seq and ref is not None:
                         conv.prompt = Prompt(ref, effect.text, effect.seq)
                         prompt_changed = True
                 case ClosePrompt():
                     await self.transport.close_prompt(uid, effect)
                 case Toast():
                     toasts.append(effect.text)
+                case LogSession():
+                    await self.store.log_session(uid, effect)
+                case SendPhoto():
+                    await self.transport.send_photo(uid, effect)
+                case EraseUser():
+                    await self._erase(uid)
         if prompt_changed:
             await self.store.save_prompt(uid, conv.prompt)
         return toasts
@@ -177,14 +219,29 @@ class Runtime:
         conv.prompt = None
         profile.active = False
         await self.store.save(conv, profile)
+        if self.services is not None:
+            await self.services.reminders.set_active_for_user(conv.user_id, False, self.clock())
         self._evict(conv.user_id)
 
-    async def forget(self, user_id: int) -> None:
-        """Erase a user completely (memory, timers, store)."""
-        async with self._locks.hold(user_id):
-            self._cancel(user_id)
-            self._evict(user_id)
-            await self.store.delete_user(user_id)
+    async def _erase(self, user_id: int) -> None:
+        """Erase a user completely: timers, memory, and every row in the store."""
+        self._cancel(user_id)
+        self._evict(user_id)
+        await self.store.delete_user(user_id)
+
+    async def _send_reminder(self, due: Due) -> SendResult:
+        """Send one reminder, unless the user is locked after an emergency or unreachable."""
+        assert self.services is not None
+        async with self._locks.hold(due.user_id):
+            conv, profile = await self._load(due.user_id)
+            if not profile.active or profile.locked_sign:
+                return SendResult.SKIPPED
+            try:
+                await self.transport.send(due.user_id, self.services.nudge(profile, due.reminder_id))
+            except RecipientGone:
+                await self._recipient_gone(conv, profile)
+                return SendResult.GONE
+            return SendResult.SENT
 
     # ------------------------------------------------------------ memory
     async def _load(self, uid: int) -> tuple[Conversation, Profile]:

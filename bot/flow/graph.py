@@ -91,7 +91,9 @@ def edges(flow: Flow) -> list[Edge]:
                 result.append(Edge(name, choice.call, choice.id, "call"))
                 if back:
                     result.append(Edge(name, back, f"{choice.id} (return)", "return"))
-        if state.next:
+        if state.next and state.kind == "rating":
+            result.append(Edge(name, state.next, "rated"))
+        elif state.next:
             result.append(Edge(name, state.next, "release", "timer"))
         # Global interrupts, available in every state.
         result.append(Edge(name, i.emergency, "red flag reported", "interrupt"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -59,6 +61,7 @@ def load_locale(file: Path) -> LoadedLocale:
     locale = parse(source, Locale)
     assert isinstance(locale, Locale)
     entries: dict[str, str] = {}
+    _check_keys(source, locale.texts, ("texts",))
     for key, value in flatten(locale.texts).items():
         if not isinstance(value, str):
             raise source.error(("texts", *key.split(".")), "a text must be a string")
@@ -66,6 +69,15 @@ def load_locale(file: Path) -> LoadedLocale:
     if file.stem != locale.language:
         raise source.error(("language",), f"file name says {file.stem!r}, language is {locale.language!r}")
     return LoadedLocale(Texts(locale.language, entries), source)
+
+
+def _check_keys(source: Source, tree: Mapping[Any, object], path: tuple[str | int, ...]) -> None:
+    """YAML reads unquoted yes/no/on/off keys as booleans: insist on strings."""
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            raise source.error(path, f"key {key!r} is not a string (quote yes/no/on/off)")
+        if isinstance(value, Mapping):
+            _check_keys(source, value, (*path, key))
 
 
 def load_bundle(flows_dir: Path = FLOWS_DIR, *, check: bool = True) -> FlowBundle:

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RETURN = "$return"  # a choice target that goes back to where a `call` came from
-SetKey = Literal["sign", "condition", "hold", "unlock"]
+SetKey = Literal["sign", "condition", "hold", "unlock", "session"]
 
 
 class _Strict(BaseModel):
@@ -35,16 +35,18 @@ class Choice(_Strict):
 
 
 class State(_Strict):
-    kind: Literal["step", "hold", "end"] = "step"
+    kind: Literal["step", "hold", "rating", "end"] = "step"
     tags: tuple[str, ...] = ()
     say: tuple[str, ...] = ()
     ask: str | None = None
     choices: tuple[Choice, ...] = ()
-    # hold states
+    # hold states (and `next` for rating states)
     exercise: str | None = None
     halfway: str | None = None
     next: str | None = None
     resume: str | None = None
+    # rating states: one tap on a 0-10 scale, stored under `rate`
+    rate: Literal["pain_before", "pain_after"] | None = None
     # end states
     outcome: str | None = None
 
@@ -56,8 +58,13 @@ class State(_Strict):
                 raise ValueError(f"a hold state needs {', '.join(missing)}")
             if self.choices:
                 raise ValueError("a hold state has no choices; it moves on by its timer")
+        elif self.kind == "rating":
+            if self.next is None or self.rate is None or self.ask is None:
+                raise ValueError("a rating state needs rate, ask and next")
         elif any(getattr(self, k) is not None for k in ("exercise", "halfway", "next", "resume")):
             raise ValueError("exercise, halfway, next and resume belong to hold states only")
+        if self.kind != "rating" and self.rate is not None:
+            raise ValueError("only rating states have 'rate'")
         if self.kind == "end" and self.outcome is None:
             raise ValueError("an end state needs an outcome")
         if self.kind != "end" and self.outcome is not None:

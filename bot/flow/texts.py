@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # The placeholders the engine knows how to fill.
-PLACEHOLDERS = frozenset(
-    {"seconds", "sign", "condition", "numbers", "country", "list", "number", "where", "label"}
-)
+PLACEHOLDERS = frozenset({
+    "seconds", "sign", "condition", "numbers", "country", "list", "number", "where", "label",
+    "time", "zone", "completed", "change", "streak", "day", "month", "month_number",
+})
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.engine.events import Prompt, Timer
+from bot.engine.events import LogSession, Prompt, Timer
 from bot.store.records import Conversation, Profile
 
 
@@ -30,6 +30,14 @@ class Store(Protocol):
 
     async def pending_timers(self) -> list[PendingTimer]:
         """Every stored timer, earliest first (used once at start-up to re-arm them)."""
+        ...
+
+    async def log_session(self, user_id: int, session: LogSession) -> None:
+        """Keep a finished session for /progress."""
+        ...
+
+    async def sessions(self, user_id: int, since: float) -> list[LogSession]:
+        """The user's sessions that started at or after ``since`` (epoch seconds), oldest first."""
         ...
 
     async def delete_user(self, user_id: int) -> None:

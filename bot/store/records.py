@@ -42,5 +42,6 @@ class Profile:
     language: str | None = None
     country: str | None = None
     locked_sign: str | None = None  # set after an emergency report until the user is cleared
+    timezone: str | None = None  # IANA name or "UTC+05:30", for reminders and /progress
     active: bool = True  # False after the user blocked the bot
     extra: dict[str, Any] = field(default_factory=dict)

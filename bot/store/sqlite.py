@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.engine.events import Prompt, Timer
+from bot.engine.events import LogSession, Prompt, Timer
+from bot.reminders.store import SCHEMA as REMINDERS_SCHEMA
 from bot.store.base import PendingTimer
 from bot.store.records import Conversation, Profile
 
@@ -36,15 +37,29 @@ CREATE TABLE IF NOT EXISTS timers (
     PRIMARY KEY (user_id, kind)
 );
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due);
+CREATE TABLE IF NOT EXISTS sessions (
+    user_id INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    pain_before INTEGER,
+    pain_after INTEGER
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, started_at);
 CREATE TABLE IF NOT EXISTS profiles (
     user_id INTEGER PRIMARY KEY,
     language TEXT,
     country TEXT,
     locked_sign TEXT,
+    timezone TEXT,
     active INTEGER NOT NULL DEFAULT 1,
     extra TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+
+# Every table that holds something about a user; /delete empties them all.
+USER_TABLES = ("conversations", "timers", "sessions", "profiles", "reminders")
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -64,7 +79,7 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + REMINDERS_SCHEMA)
         self._db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
@@ -91,12 +106,14 @@ class SqliteStore:
                 user_id, row[0], json.loads(row[1]), timers, _prompt_from_json(row[2])
             )
         prow = db.execute(
-            "SELECT language, country, locked_sign, active, extra FROM profiles WHERE user_id = ?",
+            "SELECT language, country, locked_sign, timezone, active, extra FROM profiles"
+            " WHERE user_id = ?",
             (user_id,),
         ).fetchone()
         profile = None
         if prow is not None:
-            profile = Profile(user_id, prow[0], prow[1], prow[2], bool(prow[3]), json.loads(prow[4]))
+            profile = Profile(user_id, prow[0], prow[1], prow[2], prow[3], bool(prow[4]),
+                              json.loads(prow[5]))
         return conversation, profile
 
     async def save(self, conversation: Conversation, profile: Profile) -> None:
@@ -119,12 +136,12 @@ class SqliteStore:
                     [(uid, t.kind, t.due, t.epoch) for t in conversation.timers],
                 )
             db.execute(
-                "INSERT INTO profiles (user_id, language, country, locked_sign, active, extra)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
+                "INSERT INTO profiles (user_id, language, country, locked_sign, timezone, active,"
+                " extra) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
                 " language = excluded.language, country = excluded.country,"
-                " locked_sign = excluded.locked_sign, active = excluded.active,"
-                " extra = excluded.extra",
-                (uid, profile.language, profile.country, profile.locked_sign,
+                " locked_sign = excluded.locked_sign, timezone = excluded.timezone,"
+                " active = excluded.active, extra = excluded.extra",
+                (uid, profile.language, profile.country, profile.locked_sign, profile.timezone,
                  int(profile.active), json.dumps(profile.extra)),
             )
             db.execute("COMMIT")
@@ -146,12 +163,35 @@ class SqliteStore:
             )
         ]
 
+    async def log_session(self, user_id: int, session: LogSession) -> None:
+        self._db.execute(
+            "INSERT INTO sessions (user_id, started_at, ended_at, outcome, pain_before, pain_after)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, session.started_at, session.ended_at, session.outcome, session.pain_before,
+             session.pain_after),
+        )
+
+    async def sessions(self, user_id: int, since: float) -> list[LogSession]:
+        return [
+            LogSession(*row)
+            for row in self._db.execute(
+                "SELECT started_at, ended_at, outcome, pain_before, pain_after FROM sessions"
+                " WHERE user_id = ? AND started_at >= ? ORDER BY started_at",
+                (user_id, since),
+            )
+        ]
+
     async def delete_user(self, user_id: int) -> None:
         db = self._db
         db.execute("BEGIN")
-        for table in ("conversations", "timers", "profiles"):
+        for table in USER_TABLES:
             db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         db.execute("COMMIT")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The shared connection, for stores of other features in the same database."""
+        return self._db
 
     async def close(self) -> None:
         self._db.close()

@@ -26,7 +26,8 @@ from bot.telegram.transport import TelegramTransport
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "stop", "redflags", "country", "help")
+COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "timezone", "country",
+            "privacy", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 MAX_CONCURRENT_UPDATES = 1024
 

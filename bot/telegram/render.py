@@ -11,6 +11,7 @@ from bot.telegram.callback import encode
 
 MAX_TEXT = 4096  # Telegram's limit, counted after entity parsing
 SHORT_LABEL = 14  # labels up to this length share a row with a neighbour
+NUMBER_ROW = 6  # a 0-10 scale: two rows of number buttons
 
 
 def escape(text: str) -> str:
@@ -70,6 +71,9 @@ def _hard_split(piece: str, limit: int) -> list[str]:
 def keyboard(buttons: tuple[Button, ...], seq: int) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
+    if all(b.label.isdigit() for b in buttons):
+        keys = [InlineKeyboardButton(b.label, callback_data=encode(seq, b.choice)) for b in buttons]
+        return InlineKeyboardMarkup([keys[i:i + NUMBER_ROW] for i in range(0, len(keys), NUMBER_ROW)])
     rows: list[list[InlineKeyboardButton]] = []
     for button in buttons:
         key = InlineKeyboardButton(button.label, callback_data=encode(seq, button.choice))

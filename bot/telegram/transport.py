@@ -16,8 +16,9 @@ from typing import TypeVar
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.engine.events import ClosePrompt, Send
+from bot.engine.events import ClosePrompt, Send, SendPhoto
 from bot.engine.runtime import RecipientGone
+from bot.reminders.dispatcher import FloodWait
 from bot.telegram.render import escape, keyboard, split_text
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ class TelegramTransport:
         return await self._call(lambda: self.bot.send_message(
             chat_id=user_id, text=escape(text), reply_markup=markup))
 
+    async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
+        await self._call(lambda: self.bot.send_photo(
+            chat_id=user_id, photo=photo.png, caption=escape(photo.caption)))
+
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         prompt = close.prompt
         try:
@@ -75,11 +80,12 @@ class TelegramTransport:
             except Forbidden as exc:
                 raise RecipientGone() from exc
             except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = float(wait) if isinstance(wait, int | float) else wait.total_seconds()
                 flood_waits += 1
                 if flood_waits > RETRY_AFTER_ATTEMPTS:
-                    raise
-                wait = exc.retry_after
-                await asyncio.sleep(wait if isinstance(wait, int | float) else wait.total_seconds())
+                    raise FloodWait(seconds) from exc
+                await asyncio.sleep(seconds)
             except BadRequest:
                 raise
             except (TimedOut, NetworkError) as exc:

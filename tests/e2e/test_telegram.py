@@ -16,7 +16,8 @@ def hold_messages(person: Person, after: int) -> list[str]:
     return [t for t in person.texts[after:] if any(w in t for w in HOLD_WORDS)]
 
 
-SESSION_MESSAGES = 27  # welcome, 7 questions, preparation, 4 stretches x 4, both-knees offer, closing
+# welcome, 7 questions, 2 ratings, preparation, 4 stretches x 4, both-knees offer, closing
+SESSION_MESSAGES = 29
 
 
 async def test_complete_session(api: BotApiStandin, bot: BotProcess, person: Person) -> None:

@@ -1,0 +1,231 @@
+"""Delivering due reminders: claim, rate-limit, send.
+
+Each round claims what is due (:meth:`ReminderStore.claim_due` advances the rows in the same
+transaction, so delivery is at-most-once), drops what is too late, and hands the rest to
+``send`` under three limits:
+
+* overall: at most ``rate_per_second`` attempts, evenly spaced (an :class:`aiolimiter.AsyncLimiter`
+  with a bucket of one, so there is no burst either; it runs on the event loop's monotonic
+  clock because it protects Telegram's real-time limit);
+* per chat: at most one attempt per ``per_chat_interval`` seconds (measured with ``clock``,
+  waited with ``sleep``);
+* flood control: when ``send`` raises :class:`FloodWait`, ALL sending pauses for
+  ``retry_after`` seconds and the same reminder is tried again (Telegram did not deliver
+  it, so the retry can neither lose nor duplicate it).
+
+A user's reminders are sent one after another; different users are served by up to
+``concurrency`` workers. ``clock`` returns epoch seconds (``time.time``); ``sleep`` is
+``asyncio.sleep`` unless a test injects a fake one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiolimiter import AsyncLimiter
+
+from bot.reminders.store import Due
+
+__all__ = ["DispatchStats", "FloodWait", "ReminderDispatcher", "ReminderQueue", "SendResult"]
+
+log = logging.getLogger(__name__)
+
+
+class SendResult(enum.Enum):
+    SENT = "sent"
+    SKIPPED = "skipped"  # deliberately not sent (e.g. the user is locked)
+    GONE = "gone"  # the user blocked the bot: their reminders get paused
+
+
+class FloodWait(Exception):
+    """Raised by the send callback when Telegram asks to wait (``RetryAfter``)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = max(0.0, float(retry_after))
+
+
+@dataclass(slots=True)
+class DispatchStats:
+    sent: int = 0
+    skipped: int = 0
+    gone: int = 0  # not delivered because the user blocked the bot (GONE, and the rest of that batch)
+    too_late: int = 0  # later than late_limit: advanced by the claim, not sent
+    flood_waits: int = 0  # FloodWait pauses (each one followed by a retry)
+    failed: int = 0  # send raised something else: that occurrence is lost (at-most-once)
+
+    def total(self) -> int:
+        return self.sent + self.skipped + self.gone + self.too_late + self.failed
+
+
+class ReminderQueue(Protocol):
+    """What the dispatcher needs from the store (:class:`bot.reminders.store.ReminderStore`)."""
+
+    async def claim_due(self, now: float, limit: int) -> list[Due]: ...
+
+    async def set_active_for_user(self, user_id: int, active: bool, now: float) -> int: ...
+
+    async def next_due(self) -> float | None: ...
+
+
+class ReminderDispatcher:
+    def __init__(
+        self,
+        store: ReminderQueue,
+        send: Callable[[Due], Awaitable[SendResult]],
+        *,
+        clock: Callable[[], float],
+        rate_per_second: float = 25.0,
+        per_chat_interval: float = 1.0,
+        late_limit: float = 3600.0,
+        batch: int = 500,
+        concurrency: int = 8,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if rate_per_second <= 0 or batch <= 0 or concurrency <= 0:
+            raise ValueError("rate_per_second, batch and concurrency must be positive")
+        self._store = store
+        self._send = send
+        self._clock = clock
+        self._sleep = sleep
+        self._per_chat_interval = per_chat_interval
+        self._late_limit = late_limit
+        self._batch = batch
+        self._concurrency = concurrency
+        # A bucket of one: attempts are spaced 1/rate apart, so any 1-second window holds
+        # at most `rate_per_second` of them (no initial burst).
+        self._limiter = AsyncLimiter(1, 1.0 / rate_per_second)
+        self._last_attempt: dict[int, float] = {}
+        self._paused_until = 0.0
+        self._pause_span = 0.0
+
+    async def run_once(self) -> DispatchStats:
+        """Claim and send everything due now (in batches of ``batch``); returns the counts.
+
+        Claimed reminders are always finished, even if that means waiting out a FloodWait.
+        """
+        stats = DispatchStats()
+        self._forget_old_chats()
+        while True:
+            now = self._clock()
+            dues = await self._store.claim_due(now, self._batch)
+            deliverable: list[Due] = []
+            for due in dues:
+                if due.late > self._late_limit:
+                    stats.too_late += 1
+                else:
+                    deliverable.append(due)
+            await self._deliver_all(deliverable, stats)
+            if len(dues) < self._batch:
+                break
+        if stats.total() or stats.flood_waits:
+            log.info(
+                "reminders: sent=%d skipped=%d gone=%d too_late=%d failed=%d flood_waits=%d",
+                stats.sent, stats.skipped, stats.gone, stats.too_late, stats.failed, stats.flood_waits,
+            )
+        return stats
+
+    async def run(self, stop: asyncio.Event, poll_interval: float = 1.0) -> None:
+        """Run rounds until ``stop`` is set, sleeping until the earlier of ``poll_interval``
+        and the next due time. A round in progress is finished before returning.
+        """
+        while not stop.is_set():
+            delay = poll_interval
+            try:
+                await self.run_once()
+                next_due = await self._store.next_due()
+                if next_due is not None:
+                    delay = max(0.0, min(poll_interval, next_due - self._clock()))
+            except Exception:
+                log.exception("reminder dispatch round failed")
+            await self._sleep_unless_stopped(stop, delay)
+
+    # ----------------------------------------------------------------- internals
+
+    async def _deliver_all(self, dues: list[Due], stats: DispatchStats) -> None:
+        if not dues:
+            return
+        by_user: dict[int, list[Due]] = {}
+        for due in dues:  # dues arrive earliest first; keep that order per user
+            by_user.setdefault(due.user_id, []).append(due)
+        pending = list(by_user.values())
+        pending.reverse()  # pop() from the end = earliest first
+
+        async def worker() -> None:
+            while pending:
+                await self._deliver_user(pending.pop(), stats)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self._concurrency, len(pending))):
+                group.create_task(worker())
+
+    async def _deliver_user(self, dues: list[Due], stats: DispatchStats) -> None:
+        for index, due in enumerate(dues):
+            result = await self._deliver(due, stats)
+            if result is SendResult.SENT:
+                stats.sent += 1
+            elif result is SendResult.SKIPPED:
+                stats.skipped += 1
+            elif result is SendResult.GONE:
+                stats.gone += len(dues) - index  # the rest of this user's batch goes too
+                try:
+                    await self._store.set_active_for_user(due.user_id, False, self._clock())
+                except Exception:
+                    log.exception("reminder %s: could not pause the user's reminders", due.reminder_id)
+                return
+
+    async def _deliver(self, due: Due, stats: DispatchStats) -> SendResult | None:
+        while True:
+            await self._wait_for_chat(due.user_id)
+            await self._wait_for_flood()
+            await self._limiter.acquire()
+            if self._paused_until > self._clock():
+                continue  # a FloodWait began while this one queued for the limiter
+            self._last_attempt[due.user_id] = self._clock()
+            try:
+                return await self._send(due)
+            except FloodWait as flood:
+                stats.flood_waits += 1
+                self._pause(flood.retry_after)
+            except Exception as exc:
+                stats.failed += 1
+                log.warning("reminder %s: send failed (%s)", due.reminder_id, type(exc).__name__)
+                return None
+
+    def _pause(self, seconds: float) -> None:
+        self._pause_span = max(self._pause_span, seconds) if self._paused_until > self._clock() else seconds
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        log.warning("flood control: pausing reminder sending for %.1f s", seconds)
+
+    async def _wait_for_flood(self) -> None:
+        while (wait := self._paused_until - self._clock()) > 0:
+            await self._sleep(min(wait, self._pause_span))  # capped in case the clock jumps back
+
+    async def _wait_for_chat(self, user_id: int) -> None:
+        last = self._last_attempt.get(user_id)
+        if last is None:
+            return
+        wait = min(self._per_chat_interval, last + self._per_chat_interval - self._clock())
+        if wait > 0:
+            await self._sleep(wait)
+
+    def _forget_old_chats(self) -> None:
+        horizon = self._clock() - self._per_chat_interval
+        self._last_attempt = {uid: t for uid, t in self._last_attempt.items() if t > horizon}
+
+    async def _sleep_unless_stopped(self, stop: asyncio.Event, delay: float) -> None:
+        if stop.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+            await asyncio.gather(sleeper, stopper, return_exceptions=True)

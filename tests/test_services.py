@@ -1,0 +1,199 @@
+"""Reminders, time zones, progress, privacy and /delete, driven through the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.engine.events import Choose
+from bot.flow.loader import FlowBundle
+from bot.safety.detection import Detector
+from tests.harness import ChatClient, make_runtime
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()  # a Tuesday
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def timed(bundle: FlowBundle, detector: Detector, tmp_path: Path
+                ) -> AsyncIterator[tuple[ChatClient, Clock]]:
+    clock = Clock()
+    runtime, transport = make_runtime(bundle, detector, tmp_path / "bot.db", clock=clock)
+    await runtime.start()
+    yield ChatClient(runtime, transport), clock
+    await runtime.close()
+
+
+async def reminders_of(client: ChatClient) -> list[str]:
+    assert client.runtime.services is not None
+    return [f"{r.rule.hhmm} {'wk' if r.rule.weekdays_only else 'daily'} {r.rule.zone}"
+            for r in await client.runtime.services.reminders.list(client.user_id)]
+
+
+async def test_remind_picker_asks_the_zone_once(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.command("remind")
+    assert "time zone" in client.texts[-1]
+    await client.send("Berlin")
+    assert client.texts[-2] == "Time zone set: Europe/Berlin."
+    assert "When should I remind you" in client.texts[-1]
+    await client.click("Morning")
+    await client.click("Weekdays only")
+    assert client.texts[-1].startswith("Reminder set: Weekdays only at 08:00 (Europe/Berlin)")
+    await client.command("remind", "19:30")  # no zone question the second time
+    assert client.texts[-1].startswith("Reminder set: Every day at 19:30")
+    assert await reminders_of(client) == ["08:00 wk Europe/Berlin", "19:30 daily Europe/Berlin"]
+
+
+async def test_custom_time_and_bad_input(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.command("timezone")
+    await client.click("New York")
+    await client.click("Another time")
+    await client.send("tomorrow-ish")
+    assert "24-hour clock" in client.texts[-1]
+    await client.send("6:45")
+    await client.click("Every day")
+    for bad in ("25:99", "tomorrow-ish"):
+        await client.command("remind", bad)
+        assert client.texts[-1] == ("I couldn't read that time. Use the 24-hour clock, "
+                                    "for example /remind 08:00.")
+    await client.command("timezone")
+    await client.send("Atlantis/Nowhere")
+    assert "couldn't find that time zone" in client.texts[-1]
+    assert await reminders_of(client) == ["06:45 daily America/New_York"]
+
+
+async def test_list_change_delete_and_off(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.command("timezone")
+    await client.send("UTC+2")
+    await client.command("remind", "08:00")
+    await client.command("remind", "20:00")
+    await client.command("reminders")
+    assert "Every day at 08:00 (UTC+02:00)" in client.texts[-1]
+    await client.click("Change 08:00")
+    await client.click("Lunchtime")
+    await client.click("Every day")
+    assert await reminders_of(client) == ["12:30 daily UTC+02:00", "20:00 daily UTC+02:00"]
+    await client.command("reminders")
+    await client.click("Delete 20:00")
+    assert client.texts[-1] == "Reminder deleted."
+    await client.command("remind", "off")
+    assert await reminders_of(client) == []
+    await client.command("reminders")
+    assert "no reminders" in client.texts[-1]
+
+
+async def test_a_reminder_arrives_and_can_be_snoozed_or_started(timed: tuple[ChatClient, Clock]) -> None:
+    client, clock = timed
+    await client.command("timezone")
+    await client.send("UTC")
+    await client.command("remind", "09:01")
+    clock.now += 61
+    nudge = await client.wait_for("gentle back routine", timeout=5)
+    assert [b.label for b in nudge.buttons] == ["Start session", "Snooze 30 min", "Skip today"]
+    await client.click("Snooze", nudge)
+    assert "30 minutes" in client.texts[-1]
+    clock.now += 30 * 60 + 1
+    again = await client.wait_for("gentle back routine", timeout=5)
+    await client.click("Start session", again)
+    assert "Shall we start?" in client.texts[-1]  # the normal flow, screening included
+    await client.click("Skip today", nudge)
+    assert "see you tomorrow" in client.texts[-1]
+
+
+async def test_no_reminders_while_locked_after_an_emergency(timed: tuple[ChatClient, Clock]) -> None:
+    client, clock = timed
+    await client.command("timezone")
+    await client.send("UTC")
+    await client.command("remind", "09:01")
+    await client.send("I peed myself without noticing")
+    await client.command("remind", "10:00")
+    assert "paused until a clinician has cleared you" in client.texts[-1]
+    clock.now += 120
+    await asyncio.sleep(1.5)
+    assert not client.saw("gentle back routine")
+
+
+async def test_blocked_user_gets_no_reminders_until_start(timed: tuple[ChatClient, Clock]) -> None:
+    client, clock = timed
+    await client.command("timezone")
+    await client.send("UTC")
+    await client.command("remind", "09:01")
+    client.transport.blocked.add(client.user_id)
+    clock.now += 61
+    await asyncio.sleep(1.5)  # the nudge hits "blocked": the user's reminders are paused
+    assert client.runtime.services is not None
+    assert not (await client.runtime.services.reminders.list(client.user_id))[0].active
+    client.transport.blocked.clear()
+    await client.start()
+    assert (await client.runtime.services.reminders.list(client.user_id))[0].active
+
+
+async def test_progress_chart_and_summary(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.command("progress")
+    assert "No sessions yet" in client.texts[-1]
+    store = client.runtime.store
+    from bot.engine.events import LogSession
+
+    for day, (before, after) in enumerate([(6, 4), (5, 3), (5, 2)]):
+        start = NOW - (3 - day) * 86400
+        await store.log_session(client.user_id, LogSession(start, start + 600, "completed", before, after))
+    await client.command("progress")
+    (uid, photo), = client.transport.photos
+    assert uid == client.user_id and photo.png.startswith(b"\x89PNG")
+    assert photo.caption == ("Last 30 days: 3 completed sessions, average change in pain -2.3, "
+                             "current streak 3 days.")
+
+
+async def test_privacy_and_delete(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.command("privacy")
+    assert "pain ratings" in client.texts[-1] and "/delete" in client.texts[-1]
+    await client.command("timezone")
+    await client.send("UTC")
+    await client.command("remind", "10:00")
+    await client.send("my leg is numb all the way down to my foot")  # locks the user
+    await client.command("delete")
+    await client.click("Cancel")
+    assert "Nothing was deleted" in client.texts[-1]
+    await client.command("delete")
+    await client.click("Yes, delete everything")
+    assert "Everything I had stored about you is erased" in client.texts[-1]
+    assert await reminders_of(client) == []
+    assert await client.runtime.store.load(client.user_id) == (None, None)
+    await client.start()  # a new user again: no lock, the welcome
+    assert "Shall we start?" in client.texts[-1]
+    await client.command("progress")
+    assert "No sessions yet" in client.texts[-1]
+
+
+async def test_feature_buttons_never_replace_the_flow_question(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.start()
+    welcome = client.last_prompt()
+    await client.command("privacy")
+    await client.click("let's start", welcome)
+    assert "bladder or bowels" in client.texts[-1]
+    toasts = await client.runtime.dispatch(Choose(client.user_id, 0, "rm_bogus_1"))
+    assert toasts == ["This question has moved on."]
+
+
+async def test_red_flag_typed_while_a_feature_waits_for_text(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.command("timezone")
+    await client.send("my left leg suddenly gave way")
+    assert "get medical help now" in client.texts[-2]
