@@ -155,8 +155,8 @@ async def test_progress_chart_and_summary(timed: tuple[ChatClient, Clock]) -> No
     await client.command("progress")
     (uid, photo), = client.transport.photos
     assert uid == client.user_id and photo.png.startswith(b"\x89PNG")
-    assert photo.caption == ("Last 30 days: 3 completed sessions, average change in pain -2.3, "
-                             "current streak 3 days.")
+    assert photo.caption == ("Last 30 days. Completed sessions: 3. Average change in pain: -2.3. "
+                             "Current streak: 3 days.")
 
 
 async def test_privacy_and_delete(timed: tuple[ChatClient, Clock]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -25,6 +25,7 @@ from bot.flow.loader import FlowBundle
 from bot.flow.texts import Texts
 from bot.safety.detection import Detector
 from bot.telegram.callback import decode
+from bot.telegram.render import escape
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -104,6 +105,26 @@ class Handlers:
             return
         toasts = await self._dispatch(Choose(chat.id, payload.seq, payload.choice))
         await self._answer(query, toasts[0] if toasts else None)
+        if payload.seq == 0 and not toasts:
+            await self._close_feature_prompt(query, update)
+
+    async def _close_feature_prompt(self, query: CallbackQuery, update: Update) -> None:
+        """A reminder or settings question was answered: show the answer, drop its buttons.
+
+        (Flow questions are closed by the engine, which tracks them; these are one-off.)
+        """
+        message = query.message
+        if not isinstance(message, Message) or message.text is None or message.reply_markup is None:
+            return
+        label = next((b.text for row in message.reply_markup.inline_keyboard for b in row
+                      if b.callback_data == query.data), None)
+        if label is None:
+            return
+        answer = self.texts(update).get("answer.chosen", label=label)
+        try:
+            await message.edit_text(escape(f"{message.text}\n\n{answer}"), reply_markup=None)
+        except TelegramError as exc:  # not modified, too old: the press already worked
+            log.debug("feature prompt not edited: %s", type(exc).__name__)
 
     @staticmethod
     async def _answer(query: CallbackQuery, text: str | None) -> None:

@@ -263,3 +263,34 @@ async def test_two_quick_presses_do_not_race(api: BotApiStandin, bot: BotProcess
     await api.wait_quiet(0.3)
     assert sum("bladder or bowels" in t for t in person.texts) == 1
     assert second.answer_text == "This question has moved on."
+
+
+async def test_reminder_next_minute_skip_snooze_chart_and_delete(
+        api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    other = Person(api, 1002)
+    due = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%H:%M")
+    for someone in (person, other):
+        await someone.command("timezone")
+        await someone.expect("Which time zone")
+        await someone.send("UTC")
+        await someone.expect("When should I remind you")
+        await someone.command(f"remind {due}")
+        await someone.expect(f"at {due} (UTC)")
+    nudge = await person.expect("gentle back routine", timeout=75)  # wall clock, not scaled
+    await other.expect("gentle back routine", timeout=10)
+    await person.step("Snooze", "again in 30 minutes")
+    await api.wait_until(lambda: api.message(person.id, nudge.message_id).reply_markup is None, 5)
+    assert api.message(person.id, nudge.message_id).text.endswith("→ Snooze 30 min")
+    await other.step("Skip today", "see you tomorrow")
+
+    await full_session(person)
+    await person.command("progress")
+    chart = await person.expect("Completed sessions: 1.")
+    assert chart.data.get("photo"), "the chart arrives as a photo"
+    await person.command("delete")
+    await person.expect("Delete it all?")
+    await person.step("Yes, delete everything", "erased")
+    await person.command("progress")
+    await person.expect("No sessions yet")
