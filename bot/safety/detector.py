@@ -37,6 +37,7 @@ from bot.safety.text_normalize import COMMA, Sentence, phrase_tokens, split_sent
 __all__ = ["KeywordDetector", "default_detector", "default_lexicon_path", "load_detector"]
 
 _LOG = logging.getLogger(__name__)
+UNREADABLE = Detection(Outcome.UNSURE)  # what a failed detection means: ask, never ignore
 _RANK = {Outcome.EMERGENCY: 0, Outcome.UNSURE: 1, Outcome.STOP_NOW: 2, Outcome.CLINICIAN: 3}
 _NEGATIONS = frozenset({Cue.NEG_PRE, Cue.NEG_POST, Cue.NEG_POST_FINAL})
 _REPORT = Labels(concepts=frozenset({"report"}))
@@ -135,14 +136,15 @@ class KeywordDetector:
     def detect(self, text: str) -> Detection:
         """Classify one message. Never raises.
 
-        An internal error is logged and read as "nothing found", so that a bug can never
-        take the conversation down; the corpus test guards against such bugs.
+        An internal error is logged and read as "unsure": the bot then asks the user one
+        yes/no question about warning signs rather than silently ignoring what may be a red
+        flag, and a bug can never take the conversation down.
         """
         try:
             return self._detect(text)
         except Exception:
             _LOG.exception("red-flag detector failed on a message of %d chars", len(text))
-            return NOTHING
+            return UNREADABLE
 
     def read_as(self, word: str) -> tuple[str, ...]:
         """The lexicon words a typed word is read as (itself, typo corrections, or none).
