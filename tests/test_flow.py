@@ -24,6 +24,13 @@ async def through_screening(client: ChatClient) -> None:
     await client.click("4")  # pain before, 0-10
 
 
+async def into_hold(client: ChatClient, length: str = "Longer") -> None:
+    """Screening passed, the first knee-to-chest hold running (30 s x 0.005 = 0.15 s)."""
+    await through_screening(client)
+    await client.click(length)
+    await client.click("in position")
+
+
 async def hold_and_check(client: ChatClient, release_text: str) -> None:
     await client.click("in position")
     await client.wait_for(release_text)
@@ -59,9 +66,7 @@ async def test_happy_path(client: ChatClient) -> None:
 
 
 async def test_hold_length_choice(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Longer")
-    await client.click("in position")
+    await into_hold(client)
     assert "Hold for 30 seconds" in client.texts[-1]
 
 
@@ -114,9 +119,7 @@ async def test_contraindications_end_without_exercise(client: ChatClient, questi
 
 
 async def test_stop_mid_hold_cancels_the_timer(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Longer")  # 30 s x 0.005 = 0.15 s
-    await client.click("in position")
+    await into_hold(client)
     hold = client.last_prompt()
     await client.click("Stop", hold)
     stopped_at = len(client.texts)
@@ -127,9 +130,7 @@ async def test_stop_mid_hold_cancels_the_timer(client: ChatClient) -> None:
 
 
 async def test_warning_button_mid_hold_pauses_and_asks(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Longer")
-    await client.click("in position")
+    await into_hold(client)
     await client.click("Warning sign")
     asked_at = len(client.texts)
     assert "bladder or bowels" in client.texts[-1]
@@ -143,9 +144,7 @@ async def test_warning_button_mid_hold_pauses_and_asks(client: ChatClient) -> No
 
 
 async def test_pain_after_a_stretch_stops_the_session(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Standard")
-    await client.click("in position")
+    await into_hold(client, "Standard")
     await client.wait_for("slowly return your leg")
     await client.click("sharp pain")
     end = len(client.texts)
@@ -173,9 +172,7 @@ async def test_stale_button_is_answered_and_changes_nothing(client: ChatClient) 
 
 
 async def test_red_flag_typed_mid_hold(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Longer")
-    await client.click("in position")
+    await into_hold(client)
     await client.send("my left leg went numb all the way down to my foot")
     at = len(client.texts)
     assert "get medical help now" in client.texts[-2]
@@ -194,9 +191,7 @@ async def test_restart_mid_hold_resumes(bundle: FlowBundle, detector: Detector,
     runtime, transport = make_runtime(bundle, detector, db, time_scale=0.02)  # 20 s -> 0.4 s
     await runtime.start()
     client = ChatClient(runtime, transport)
-    await through_screening(client)
-    await client.click("Standard")
-    await client.click("in position")
+    await into_hold(client, "Standard")
     await runtime.close()  # the process goes away mid-hold
 
     fresh, transport2 = make_runtime(bundle, detector, db, time_scale=0.02)
@@ -211,9 +206,7 @@ async def test_restart_mid_hold_resumes(bundle: FlowBundle, detector: Detector,
 
 
 async def test_a_hold_that_ended_long_ago_asks_before_resuming(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Standard")
-    await client.click("in position")
+    await into_hold(client, "Standard")
     conv, _ = await client.runtime._load(client.user_id)
     epoch = conv.ctx["epoch"]
     client.runtime._cancel(client.user_id)
@@ -224,9 +217,7 @@ async def test_a_hold_that_ended_long_ago_asks_before_resuming(client: ChatClien
 
 
 async def test_stale_timer_is_ignored(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Standard")
-    await client.click("in position")
+    await into_hold(client, "Standard")
     before = len(client.texts)
     await client.runtime.dispatch(TimerFired(client.user_id, "release", 999))
     assert len(client.texts) == before
@@ -269,9 +260,7 @@ async def test_unsure_mention_after_the_session_can_be_answered_no(client: ChatC
 
 
 async def test_unsure_mention_mid_hold_pauses_and_resumes(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Longer")
-    await client.click("in position")
+    await into_hold(client)
     await client.send("my foot feels kind of tingly maybe")
     at = len(client.texts)
     await asyncio.sleep(0.4)
@@ -281,9 +270,7 @@ async def test_unsure_mention_mid_hold_pauses_and_resumes(client: ChatClient) ->
 
 
 async def test_sessions_are_logged_with_pain_ratings(client: ChatClient) -> None:
-    await through_screening(client)
-    await client.click("Standard")
-    await client.click("in position")
+    await into_hold(client, "Standard")
     await client.wait_for("slowly return your leg")
     await client.click("sharp pain")
     await client.start()

@@ -35,6 +35,12 @@ async def timed(bundle: FlowBundle, detector: Detector, tmp_path: Path
     await runtime.close()
 
 
+async def remind_in_utc(client: ChatClient, at: str) -> None:
+    await client.command("timezone")
+    await client.send("UTC")
+    await client.command("remind", at)
+
+
 async def reminders_of(client: ChatClient) -> list[str]:
     assert client.runtime.services is not None
     return [f"{r.rule.hhmm} {'wk' if r.rule.weekdays_only else 'daily'} {r.rule.zone}"
@@ -98,9 +104,7 @@ async def test_list_change_delete_and_off(timed: tuple[ChatClient, Clock]) -> No
 
 async def test_a_reminder_arrives_and_can_be_snoozed_or_started(timed: tuple[ChatClient, Clock]) -> None:
     client, clock = timed
-    await client.command("timezone")
-    await client.send("UTC")
-    await client.command("remind", "09:01")
+    await remind_in_utc(client, "09:01")
     clock.now += 61
     nudge = await client.wait_for("gentle back routine", timeout=5)
     assert [b.label for b in nudge.buttons] == ["Start session", "Snooze 30 min", "Skip today"]
@@ -116,9 +120,7 @@ async def test_a_reminder_arrives_and_can_be_snoozed_or_started(timed: tuple[Cha
 
 async def test_no_reminders_while_locked_after_an_emergency(timed: tuple[ChatClient, Clock]) -> None:
     client, clock = timed
-    await client.command("timezone")
-    await client.send("UTC")
-    await client.command("remind", "09:01")
+    await remind_in_utc(client, "09:01")
     await client.send("I peed myself without noticing")
     await client.command("remind", "10:00")
     assert "paused until a clinician has cleared you" in client.texts[-1]
@@ -129,9 +131,7 @@ async def test_no_reminders_while_locked_after_an_emergency(timed: tuple[ChatCli
 
 async def test_blocked_user_gets_no_reminders_until_start(timed: tuple[ChatClient, Clock]) -> None:
     client, clock = timed
-    await client.command("timezone")
-    await client.send("UTC")
-    await client.command("remind", "09:01")
+    await remind_in_utc(client, "09:01")
     client.transport.blocked.add(client.user_id)
     clock.now += 61
     await asyncio.sleep(1.5)  # the nudge hits "blocked": the user's reminders are paused
@@ -163,9 +163,7 @@ async def test_privacy_and_delete(timed: tuple[ChatClient, Clock]) -> None:
     client, _ = timed
     await client.command("privacy")
     assert "pain ratings" in client.texts[-1] and "/delete" in client.texts[-1]
-    await client.command("timezone")
-    await client.send("UTC")
-    await client.command("remind", "10:00")
+    await remind_in_utc(client, "10:00")
     await client.send("my leg is numb all the way down to my foot")  # locks the user
     await client.command("delete")
     await client.click("Cancel")
