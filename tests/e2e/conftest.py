@@ -45,8 +45,12 @@ class BotProcess:
                 sys.executable, "-m", "bot", "run", cwd=ROOT, env=self.env,
                 stdout=log, stderr=log)
         if ready:
-            await self.api.wait_until(
-                lambda: self.api.calls.get("setmycommands", 0) > commands_before, timeout=20)
+            try:
+                await self.api.wait_until(
+                    lambda: self.api.calls.get("setmycommands", 0) > commands_before, timeout=20)
+            except BaseException:
+                await self.stop(signal.SIGKILL)  # never leave a bot running behind a failed test
+                raise
 
     @property
     def log(self) -> str:
