@@ -107,7 +107,7 @@ class Services:
             case ["del", "yes"]:
                 return Outcome([EraseUser(), Send(self.bundle.texts(None).get("delete.done"))])
             case ["del", "no"]:
-                return Outcome([Toast(texts.get("delete.cancelled")), Send(texts.get("delete.cancelled"))])
+                return Outcome([Send(texts.get("delete.cancelled"))])
             case ["tz", index] if index.isdigit() and int(index) < len(COMMON_ZONES):
                 return await self._set_zone(conv, profile, texts, COMMON_ZONES[int(index)])
             case ["rm", "at", preset] if preset in PRESETS:
