@@ -15,9 +15,11 @@ Safety rules the code relies on:
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from transitions.core import listify
 from transitions.extensions.asyncio import AsyncMachine
 
 from bot.engine.events import (
@@ -64,15 +66,37 @@ def _rating(choice: str) -> int | None:
 
 
 class FlowMachine(AsyncMachine):
-    """An ``AsyncMachine`` that binds no convenience methods to its models.
+    """An ``AsyncMachine`` whose models cost little to add, keep and remove.
 
-    transitions normally adds ``is_<state>``, ``may_<trigger>`` and one method per trigger
-    to every model: tens of attributes per user. The engine triggers events through
-    ``machine.events`` instead, so each active user stays a small slotted object.
+    transitions normally binds ``is_<state>``, ``may_<trigger>`` and one method per trigger
+    to every model (tens of attributes per user), checks membership with a list scan on
+    every ``add_model`` and removes with another. The engine triggers events through
+    ``machine.events``, so a model here is registered with just its state and its own
+    event queue (``queued="model"``), and added or removed in constant time.
     """
 
-    def _checked_assignment(self, model: object, name: str, func: object) -> None:
-        return None
+    def __init__(self, **kwargs: Any) -> None:
+        self._positions: dict[int, int] = {}  # id(model) -> index in self.models
+        self.flow_start: str = kwargs["initial"]
+        super().__init__(**kwargs)
+
+    def add_model(self, model: Any, initial: Any = None) -> None:
+        for mod in listify(model):
+            if id(mod) in self._positions:
+                continue
+            self.set_state(initial if initial is not None else self.flow_start, model=mod)
+            self._positions[id(mod)] = len(self.models)
+            self.models.append(mod)
+            self._transition_queue_dict[id(mod)] = deque()
+
+    def remove_model(self, model: Any) -> None:
+        for mod in listify(model):
+            position = self._positions.pop(id(mod))
+            last = self.models.pop()
+            if last is not mod:  # move the last model into the freed slot
+                self.models[position] = last
+                self._positions[id(last)] = position
+            del self._transition_queue_dict[id(mod)]
 
 
 class Engine:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +44,13 @@ from bot.store.base import Store
 from bot.store.records import Conversation, Profile
 
 log = logging.getLogger(__name__)
+
+
+def release_memory() -> None:
+    """Hand memory freed by evicted users back to the OS (glibc keeps it otherwise)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class RecipientGone(Exception):
@@ -272,6 +281,8 @@ class Runtime:
                     if seen < cutoff and not self._locks.busy(u)]
             for uid in idle:
                 self._evict(uid)
+            if idle:
+                release_memory()
 
     # ------------------------------------------------------------ timers
     def _arm(self, uid: int, timer: Timer) -> None:

@@ -79,6 +79,8 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # A small page cache: hot rows are the active users', and the OS caches the file.
+        self._db.execute("PRAGMA cache_size=-512")
         self._db.executescript(SCHEMA + REMINDERS_SCHEMA)
         self._db.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",

@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -22,6 +23,7 @@ from bot.engine.runtime import Runtime
 from bot.settings import Settings
 from bot.telegram.handlers import Handlers
 from bot.telegram.processor import PerChatUpdateProcessor
+from bot.telegram.request import AiohttpRequest
 from bot.telegram.transport import TelegramTransport
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,22 @@ log = logging.getLogger(__name__)
 COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "timezone", "country",
             "privacy", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
-MAX_CONCURRENT_UPDATES = 1024
+MAX_CONCURRENT_UPDATES = 256
+HTTP_CONNECTIONS = 64
+
+
+class BotApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application without per-user bookkeeping for a persistence layer it doesn't have.
+
+    PTB 22 records every chat and user id for its own persistence even when there is none,
+    and never empties those sets (about 230 bytes per user, forever). This bot keeps its
+    state in its own store, so idle users must cost nothing here.
+    """
+
+    def _mark_for_persistence_update(self, *, update: object | None = None,
+                                     job: Any = None) -> None:
+        if self.persistence is not None:
+            super()._mark_for_persistence_update(update=update, job=job)
 
 
 @dataclass
@@ -45,7 +62,10 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
     base_url = settings.telegram_base_url.rstrip("/")
     builder = (
         ApplicationBuilder()
+        .application_class(BotApplication)
         .token(settings.telegram_bot_token.get_secret_value())
+        .request(AiohttpRequest(connections=HTTP_CONNECTIONS))
+        .get_updates_request(AiohttpRequest(connections=1))
         .base_url(base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
