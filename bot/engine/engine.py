@@ -15,7 +15,7 @@ Safety rules the code relies on:
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -71,14 +71,24 @@ class FlowMachine(AsyncMachine):
     transitions normally binds ``is_<state>``, ``may_<trigger>`` and one method per trigger
     to every model (tens of attributes per user), checks membership with a list scan on
     every ``add_model`` and removes with another. The engine triggers events through
-    ``machine.events``, so a model here is registered with just its state and its own
-    event queue (``queued="model"``), and added or removed in constant time.
+    ``machine.events``, so a model here is registered with just its state, added or
+    removed in constant time, and has its own event queue (``queued="model"``) only
+    while one of its events is being processed.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         self._positions: dict[int, int] = {}  # id(model) -> index in self.models
         self.flow_start: str = kwargs["initial"]
         super().__init__(**kwargs)
+        self._transition_queue_dict: defaultdict[int, deque[Any]] = defaultdict(deque)
+
+    async def _process_async(self, trigger: Any, model: Any) -> bool:
+        try:
+            result: bool = await super()._process_async(trigger, model)
+            return result
+        finally:
+            if not self._transition_queue_dict.get(id(model), True):
+                del self._transition_queue_dict[id(model)]  # empty: drop it until the next event
 
     def add_model(self, model: Any, initial: Any = None) -> None:
         for mod in listify(model):
@@ -87,7 +97,6 @@ class FlowMachine(AsyncMachine):
             self.set_state(initial if initial is not None else self.flow_start, model=mod)
             self._positions[id(mod)] = len(self.models)
             self.models.append(mod)
-            self._transition_queue_dict[id(mod)] = deque()
 
     def remove_model(self, model: Any) -> None:
         for mod in listify(model):
@@ -96,7 +105,7 @@ class FlowMachine(AsyncMachine):
             if last is not mod:  # move the last model into the freed slot
                 self.models[position] = last
                 self._positions[id(last)] = position
-            del self._transition_queue_dict[id(mod)]
+            self._transition_queue_dict.pop(id(mod), None)
 
 
 class Engine:
