@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint bench clean
+.PHONY: run test check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(VENV)/.installed  ## set up, then run every check and test
 
 check: $(VENV)/.installed
 	$(BIN)/python -m bot check
+
+bench: $(VENV)/.installed  ## the load benchmark against a bare PTB echo bot (about 10 minutes); writes BENCHMARKS.md
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
