@@ -1,0 +1,657 @@
+"""The load scenarios: each starts its own stand-in and bot process(es) and returns figures.
+
+Every time below is the stand-in's ``time.monotonic()``: when it injected an update and
+when it recorded the bot's answer (the recorder's event time). Nothing compares clocks
+across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import re
+import sqlite3
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.procs import BotProcess, CpuMeter, Standin, memory_kib, standin
+
+JSONDict = dict[str, Any]
+
+# What the users see and tap (flows/locales/en.yaml).
+WELCOME_ASK = "Shall we start?"
+AGREE = "let's start"
+NO = "No"
+QUESTIONS = ("bladder or bowels", "sudden weakness", "numbness or tingling", "disc problem",
+             "osteoporosis", "injured your spine")
+IN_POSITION = "in position"
+HOLD = "Hold"  # the hold messages: "... Hold for 20 seconds ..." / "Hold the gentle twist ..."
+HOLD_SECONDS = re.compile(r"[Hh]old (?:for|the gentle twist for) (\d+) seconds")
+RELEASE_SINGLE = "Slowly return your leg"  # after a one-knee hold
+RELEASE_BOTH = "Slowly lower your legs"  # after the both-knees hold (third timer run)
+RED_FLAG = "my left leg went numb all the way down"
+URGENT = "get medical help now"
+REMINDER_TEXT = "gentle back routine"  # the reminder message (remind.nudge)
+# Buttons the preparation presses to reach the next "I'm in position" prompt.
+WALK_PREFER = ["let's start", "No pain, next", "both knees", "Standard", "No", "0"]
+HOLDS_PER_SESSION = 5  # left knee, right knee, both knees, twist left, twist right
+DEFAULT_HOLD_SECONDS = 20
+
+
+@dataclass
+class Config:
+    runs: int = 3
+    quick: bool = False
+    burst_users: int = 3000
+    button_users: int = 200
+    button_steps: int = 3
+    memory_sessions: int = 10_000
+    timer_users: int = 1000
+    emergency_users: int = 500
+    emergency_flagged: int = 50
+    time_scale: float = 0.75  # a 20-second hold lasts 15 s
+    timer_ramp: float = 0.9  # the "in position" presses are spread over this share of a hold
+    emergency_ramp: float = 0.5
+    warmup_users: int = 50
+    prep_concurrency: int = 8  # users prepared at a time (preparation is not measured)
+    idle_evict: float = 2.0
+    memory_active_evict: float = 3600.0
+    bots: tuple[str, ...] = ("echo", "project")  # which bots the comparative scenarios run
+    reminder_users: int = 2000  # one reminder each, all due at the same instant
+    reminder_rate: float = 25.0  # REMINDER_RATE, the production default
+    telegram_max_rate: float = 30.0  # TELEGRAM_MAX_RATE, the production default (reminders only)
+    reminder_lead: float = 3.0  # seconds from making them due to the due instant (the bot is up)
+    reminder_tail: float = 3.0  # seconds to wait for late duplicates after everyone got one
+    flood_global_rate: float = 30.0  # the stand-in's flood control, reminder burst only
+
+    @classmethod
+    def quick_config(cls, runs: int = 1) -> Config:
+        return cls(runs=runs, quick=True, burst_users=40, button_users=20, memory_sessions=200,
+                   timer_users=40, emergency_users=20, emergency_flagged=5, time_scale=0.1,
+                   warmup_users=5, reminder_users=100)
+
+
+@dataclass
+class Figure:
+    """One row of the table."""
+
+    scenario: str
+    metric: str
+    project: float | None = None
+    echo: float | None = None
+    unit: str = ""
+    target: str = ""
+    passed: bool | None = None  # None: no target, or not measured
+    note: str = ""
+    ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ratio is None and self.project is not None and self.echo:
+            self.ratio = self.project / self.echo
+
+
+@dataclass
+class Section:
+    """What one scenario produced: rows for the table, and details for BENCHMARKS.md."""
+
+    name: str
+    figures: list[Figure] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def fmt_runs(values: Sequence[float], digits: int = 0) -> str:
+    return ", ".join(f"{v:.{digits}f}" for v in values)
+
+
+# ------------------------------------------------------------------ driving helpers
+
+
+def step(do: str, arg: str = "", expect: str = "", capture: bool = False) -> JSONDict:
+    return {"do": do, "arg": arg, "expect": expect, "capture": capture}
+
+
+class Users:
+    """Allocates fresh user ids in one stand-in."""
+
+    def __init__(self, api: Standin) -> None:
+        self.api = api
+        self.next_id = 1001
+
+    async def new(self, count: int) -> list[int]:
+        first = self.next_id
+        self.next_id += count
+        await self.api.call("add_users", first_id=first, count=count)
+        return list(range(first, first + count))
+
+
+async def script(api: Standin, ids: list[int], steps: list[JSONDict], timeout: float,
+                 at: list[float] | None = None, concurrency: int = 0) -> JSONDict:
+    args: JSONDict = {"chat_ids": ids, "steps": steps, "timeout": timeout, "concurrency": concurrency}
+    if at is not None:
+        args["at"] = at
+    result: JSONDict = await api.call("script", **args)
+    return result
+
+
+def step_results(result: JSONDict, index: int) -> list[JSONDict]:
+    """Every user's result for step ``index`` (users that got that far)."""
+    return [runs[index] for runs in result["users"].values() if len(runs) > index]
+
+
+def latencies(result: JSONDict, index: int, key: str = "first") -> list[float]:
+    return [r[key] - r["t0"] for r in step_results(result, index)
+            if r.get(key) is not None and r.get("t0") is not None]
+
+
+def failure_note(result: JSONDict) -> str:
+    if not result["failed"]:
+        return ""
+    return f"{result['failed']} users failed (first: {result['errors'][:1]})"
+
+
+async def prepare_screening(api: Standin, ids: list[int], cfg: Config) -> JSONDict:
+    """/start and agree: every user is at the first screening question (not measured)."""
+    return await script(api, ids, [step("command", "start", WELCOME_ASK),
+                                   step("click", AGREE, QUESTIONS[0])],
+                        timeout=60 + len(ids) * 0.05, concurrency=cfg.prep_concurrency)
+
+
+async def settle(api: Standin, quiet_for: float = 0.5) -> None:
+    await api.call("wait_quiet", quiet_for=quiet_for, timeout=60.0)
+
+
+# ------------------------------------------------------------------ 1. start burst
+
+
+async def start_burst(cfg: Config, work: Path) -> Section:
+    section = Section("start burst")
+    rates: dict[str, list[float]] = {"echo": [], "project": []}
+    injection: list[float] = []
+    notes: list[str] = []
+    for kind in cfg.bots:
+        folder = _dir(work, f"burst-{kind}")
+        async with standin(folder / "standin.log") as api, BotProcess(kind, api, folder) as bot:
+            users = Users(api)
+            await script(api, await users.new(cfg.warmup_users), [step("command", "start")], timeout=60)
+            for run in range(cfg.runs):
+                ids = await users.new(cfg.burst_users)
+                await settle(api)
+                meter = CpuMeter({"bot": bot.pid, "stand-in": api.pid})
+                result = await script(api, ids, [step("command", "start")], timeout=30 + cfg.burst_users / 20)
+                cpu = meter.read()
+                answered = [r["first"] for r in step_results(result, 0) if r["first"] is not None]
+                if not answered:
+                    notes.append(f"{kind} run {run + 1}: no replies. {failure_note(result)}")
+                    continue
+                rate = len(answered) / (max(answered) - result["started"])
+                inject_rate = result["injected"] / max(result["inject_seconds"], 1e-6)
+                rates[kind].append(rate)
+                injection.append(inject_rate)
+                section.details.append(
+                    f"- {kind} run {run + 1}: {len(answered)}/{len(ids)} answered, {rate:.0f} updates/s; "
+                    f"driver injected {result['injected']} updates in "
+                    f"{result['inject_seconds'] * 1000:.0f} ms "
+                    f"({inject_rate:,.0f}/s); CPU (1.0 = one core): "
+                    + ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+                    + (f"; {failure_note(result)}" if result["failed"] else ""))
+    handled = [r for rs in rates.values() for r in rs]
+    if injection and handled:
+        section.details.append(
+            f"- driver check: the slowest injection ({min(injection):,.0f} updates/s) was "
+            f"{min(injection) / max(handled):.0f} times the fastest handling rate ({max(handled):.0f}/s); "
+            "every burst was queued before the bot's next getUpdates")
+    project, echo = median(rates["project"]), median(rates["echo"])
+    ratio = project / echo if project is not None and echo else None
+    section.figures.append(Figure(
+        "1. start burst", f"{cfg.burst_users} x /start: updates/s to each first reply", project, echo,
+        "upd/s", "≥ 0.8 x echo", None if ratio is None else ratio >= 0.8,
+        "; ".join(notes) or f"runs: project {fmt_runs(rates['project'])}; echo {fmt_runs(rates['echo'])}"))
+    return section
+
+
+# ------------------------------------------------------------------ 2. button latency
+
+
+async def button_latency(cfg: Config, work: Path) -> Section:
+    section = Section("button latency")
+    p50: dict[str, list[float]] = {"project": [], "echo": []}
+    p99: dict[str, list[float]] = {"project": [], "echo": []}
+    next_p99: list[float] = []
+    next_p50: list[float] = []
+    notes: list[str] = []
+    for kind in cfg.bots:
+        folder = _dir(work, f"button-{kind}")
+        async with standin(folder / "standin.log") as api, BotProcess(kind, api, folder):
+            users = Users(api)
+            for run in range(cfg.runs + 1):  # run 0 warms up
+                count = cfg.warmup_users if run == 0 else cfg.button_users
+                ids = await users.new(count)
+                if kind == "project":
+                    prep = await prepare_screening(api, ids, cfg)
+                    steps = [step("click", NO, QUESTIONS[i + 1]) for i in range(cfg.button_steps)]
+                else:
+                    prep = await script(api, ids, [step("command", "start")], timeout=60,
+                                        concurrency=cfg.prep_concurrency)
+                    steps = [step("press_raw", "x") for _ in range(cfg.button_steps)]
+                if prep["failed"]:
+                    notes.append(f"{kind} preparation: {failure_note(prep)}")
+                await settle(api)
+                result = await script(api, ids, steps, timeout=30 + count * cfg.button_steps / 10)
+                if run == 0:
+                    continue
+                first = [x for i in range(cfg.button_steps) for x in latencies(result, i)]
+                if not first:
+                    notes.append(f"{kind} run {run}: no answers. {failure_note(result)}")
+                    continue
+                p50[kind].append(percentile(first, 50) * 1000)
+                p99[kind].append(percentile(first, 99) * 1000)
+                detail = (f"- {kind} run {run}: {len(first)} presses by {count} users, first reaction "
+                          f"p50 {p50[kind][-1]:.0f} ms, p99 {p99[kind][-1]:.0f} ms, "
+                          f"max {max(first) * 1000:.0f} ms")
+                if kind == "project":
+                    nxt = [x for i in range(cfg.button_steps) for x in latencies(result, i, "match")]
+                    if nxt:
+                        next_p50.append(percentile(nxt, 50) * 1000)
+                        next_p99.append(percentile(nxt, 99) * 1000)
+                        detail += f"; next question p50 {next_p50[-1]:.0f} ms, p99 {next_p99[-1]:.0f} ms"
+                if result["failed"]:
+                    detail += f"; {failure_note(result)}"
+                section.details.append(detail)
+    label = f"{cfg.button_users} users x {cfg.button_steps} presses"
+    p99_project = median(p99["project"])
+    section.figures += [
+        Figure("2. button latency", f"p50, {label}", median(p50["project"]), median(p50["echo"]), "ms",
+               note="; ".join(notes)),
+        Figure("2. button latency", f"p99, {label}", p99_project, median(p99["echo"]), "ms", "< 100 ms",
+               None if p99_project is None else p99_project < 100),
+        Figure("2. button latency", "p50 to the next question (project)", median(next_p50), None, "ms"),
+        Figure("2. button latency", "p99 to the next question (project)", median(next_p99), None, "ms"),
+    ]
+    return section
+
+
+# ------------------------------------------------------------------ 3. memory
+
+
+@dataclass
+class MemoryResult:
+    per_session: float | None
+    detail: str
+    note: str = ""
+
+
+async def _memory_bot(cfg: Config, work: Path, mode: str, evict: float) -> MemoryResult:
+    n = cfg.memory_sessions
+    folder = _dir(work, f"memory-{mode}")
+    env = {"IDLE_EVICT_SECONDS": str(evict)}
+    async with standin(folder / "standin.log") as api, BotProcess("project", api, folder, env) as bot:
+        users = Users(api)
+        await prepare_screening(api, await users.new(cfg.warmup_users), cfg)
+        await settle(api)
+        if mode == "idle":
+            await asyncio.sleep(evict + 3.0)  # the warm-up users leave memory too
+        before = memory_kib(bot.pid)
+        started = time.monotonic()
+        result = await prepare_screening(api, await users.new(n), cfg)
+        load_seconds = time.monotonic() - started
+        await settle(api)
+        loaded = memory_kib(bot.pid)
+        if mode == "idle":
+            await asyncio.sleep(evict + 3.0)  # the sweeper runs every max(1, evict / 2) s
+        after = memory_kib(bot.pid)
+    reached = len([r for r in step_results(result, 1) if r["match"] is not None])
+    per_session = (after["VmRSS"] - before["VmRSS"]) / reached if reached else None
+
+    def growth(key: str) -> str:
+        return f"{(after.get(key, 0) - before.get(key, 0)) / max(reached, 1) * 1024:.0f} B"
+
+    detail = (f"- {mode} (IDLE_EVICT_SECONDS={evict:g}): {reached}/{n} sessions at the first screening "
+              f"question in {load_seconds:.0f} s; VmRSS before {before['VmRSS'] / 1024:.1f} MiB, after "
+              f"loading {loaded['VmRSS'] / 1024:.1f} MiB, measured {after['VmRSS'] / 1024:.1f} MiB: "
+              f"{(per_session or 0):.2f} KiB per session (RssAnon {growth('RssAnon')}, "
+              f"RssFile {growth('RssFile')} per session; peak VmHWM {after.get('VmHWM', 0) / 1024:.1f} MiB)")
+    return MemoryResult(per_session, detail, f"{mode}: {failure_note(result)}" if result["failed"] else "")
+
+
+async def memory(cfg: Config, work: Path) -> Section:
+    """Two bots, one keeping sessions in memory and one evicting them after 2 s.
+
+    Memory is no timing figure, so the two run side by side (one core each).
+    """
+    section = Section("memory")
+    n = cfg.memory_sessions
+    active, idle = await asyncio.gather(_memory_bot(cfg, work, "active", cfg.memory_active_evict),
+                                        _memory_bot(cfg, work, "idle", cfg.idle_evict))
+    section.details += [active.detail, idle.detail]
+    notes = "; ".join(r.note for r in (active, idle) if r.note)
+    a, i = active.per_session, idle.per_session
+    section.figures += [
+        Figure("3. memory", f"RSS per active session ({n:,} mid-screening)", a, None, "KiB", "< 5 KiB",
+               None if a is None else a < 5, notes),
+        Figure("3. memory", f"RSS per idle session ({n:,}, evicted after {cfg.idle_evict:g} s)", i, None,
+               "KiB", "< 0.5 KiB", None if i is None else i < 0.5),
+    ]
+    return section
+
+
+# ------------------------------------------------------------------ 4 + 5. holds
+
+
+@dataclass
+class HoldPool:
+    """Users prepared for holds: how many holds each has done, and who left (urgent care)."""
+
+    ids: list[int]
+    holds_done: dict[int, int] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
+
+    def eligible(self, count: int) -> list[int]:
+        left = [u for u in self.ids if u not in self.gone and self.holds_done.get(u, 0) < HOLDS_PER_SESSION]
+        return sorted(left, key=lambda u: (self.holds_done.get(u, 0), u))[:count]
+
+
+async def walk_to_position(api: Standin, ids: list[int], cfg: Config, start: bool, hold_seconds: float
+                           ) -> list[int]:
+    """Bring users to an "I'm in position" prompt; returns those who got there."""
+    result = await api.call("walk", chat_ids=ids, goal=IN_POSITION, prefer=WALK_PREFER, start=start,
+                            timeout=60 + len(ids) * 0.2, concurrency=cfg.prep_concurrency,
+                            settle=hold_seconds + 10)
+    failed = set(result["failed_ids"])
+    return [u for u in ids if u not in failed]
+
+
+def hold_seconds(text: str | None) -> int:
+    match = HOLD_SECONDS.search(text or "")
+    return int(match.group(1)) if match else DEFAULT_HOLD_SECONDS
+
+
+def spread(start: float, duration: float, count: int) -> list[float]:
+    return [start + duration * i / max(count, 1) for i in range(count)]
+
+
+async def holds(cfg: Config, work: Path) -> list[Section]:
+    timers = Section("timer accuracy")
+    emergency = Section("emergency latency")
+    scale = cfg.time_scale
+    hold = DEFAULT_HOLD_SECONDS * scale
+    env = {"FLOW_TIME_SCALE": str(scale)}
+    late_p50: list[float] = []
+    late_p99: list[float] = []
+    urgent_p50: list[float] = []
+    urgent_p99: list[float] = []
+    notes: list[str] = []
+    folder = _dir(work, "holds")
+    async with standin(folder / "standin.log") as api, BotProcess("project", api, folder, env) as bot:
+        users = Users(api)
+        pool_ids = await users.new(max(cfg.timer_users, cfg.emergency_users + cfg.emergency_flagged))
+        pool = HoldPool(pool_ids)
+        ready = await walk_to_position(api, pool_ids, cfg, start=True, hold_seconds=hold)
+        pool.gone.update(set(pool_ids) - set(ready))
+        if len(ready) < len(pool_ids):
+            notes.append(f"{len(pool_ids) - len(ready)} users did not reach a hold")
+
+        # 4. timers: each run presses "in position" for every user, spread over a ramp
+        for run in range(min(cfg.runs, 3)):
+            ids = pool.eligible(cfg.timer_users)
+            if run > 0:
+                ids = await walk_to_position(api, ids, cfg, start=False, hold_seconds=hold)
+            release = RELEASE_BOTH if run == 2 else RELEASE_SINGLE
+            ramp = cfg.timer_ramp * hold
+            at = spread(time.monotonic() + 0.3, ramp, len(ids))
+            meter = CpuMeter({"bot": bot.pid, "stand-in": api.pid})
+            result = await script(api, ids, [step("click", IN_POSITION, HOLD, capture=True),
+                                             step("none", expect=release)],
+                                  timeout=ramp + hold + 60, at=at)
+            cpu = meter.read()
+            for user in ids:
+                pool.holds_done[user] = pool.holds_done.get(user, 0) + 1
+            late: list[float] = []
+            intervals: list[tuple[float, float]] = []
+            for runs in result["users"].values():
+                if len(runs) < 2 or runs[0]["match"] is None or runs[1]["match"] is None:
+                    continue
+                start = runs[0]["match"]
+                due = start + hold_seconds(runs[0].get("text")) * scale
+                late.append(runs[1]["match"] - due)
+                intervals.append((start, runs[1]["match"]))
+            if not late:
+                notes.append(f"timer run {run + 1}: no releases. {failure_note(result)}")
+                continue
+            peak_at = max(s for s, _ in intervals)
+            concurrent = sum(1 for s, e in intervals if s <= peak_at < e)
+            late_p50.append(percentile(late, 50) * 1000)
+            late_p99.append(percentile(late, 99) * 1000)
+            timers.details.append(
+                f"- run {run + 1}: {len(late)} holds of {hold:g} s, presses spread over {ramp:g} s; "
+                f"{concurrent} in a hold at once at the last hold's start; "
+                f"lateness p50 {late_p50[-1]:.0f} ms, p99 {late_p99[-1]:.0f} ms, "
+                f"max {max(late) * 1000:.0f} ms, min {min(late) * 1000:.0f} ms; CPU "
+                + ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+                + (f"; {failure_note(result)}" if result["failed"] else ""))
+
+        # 5. emergencies: red flags from some users while the others' holds run
+        for run in range(cfg.runs):
+            ids = pool.eligible(cfg.emergency_users)
+            ids = await walk_to_position(api, ids, cfg, start=False, hold_seconds=hold)
+            ramp = cfg.emergency_ramp * hold
+            base = time.monotonic() + 0.3
+            at = spread(base, ramp, len(ids))
+            every = max(1, len(ids) // max(cfg.emergency_flagged, 1))
+            flagged = ids[::every][: cfg.emergency_flagged]
+            window_start, window_end = base + ramp + 0.3, base + hold - 0.3
+            flag_at = spread(window_start, window_end - window_start, len(flagged))
+            meter = CpuMeter({"bot": bot.pid, "stand-in": api.pid})
+            held, urgent = await asyncio.gather(
+                script(api, ids, [step("click", IN_POSITION, HOLD)], timeout=ramp + hold + 60, at=at),
+                script(api, flagged, [step("text", RED_FLAG, URGENT)], timeout=hold + 60, at=flag_at))
+            cpu = meter.read()
+            for user in ids:
+                pool.holds_done[user] = pool.holds_done.get(user, 0) + 1
+            pool.gone.update(flagged)
+            hold_start = {int(c): runs[0]["match"] for c, runs in held["users"].items()
+                          if runs and runs[0]["match"] is not None}
+            times = latencies(urgent, 0, "match")
+            mid_hold = sum(1 for c, runs in urgent["users"].items()
+                           if runs and int(c) in hold_start and hold_start[int(c)] < runs[0]["t0"]
+                           < hold_start[int(c)] + hold)
+            if not times:
+                notes.append(f"emergency run {run + 1}: no urgent messages. {failure_note(urgent)}")
+                continue
+            urgent_p50.append(percentile(times, 50) * 1000)
+            urgent_p99.append(percentile(times, 99) * 1000)
+            emergency.details.append(
+                f"- run {run + 1}: {len(hold_start)} users in holds of {hold:g} s (presses over {ramp:g} s), "
+                f"{len(flagged)} red flags spread over {window_end - window_start:.1f} s, {mid_hold} of them "
+                f"sent mid-hold; urgent message p50 {urgent_p50[-1]:.0f} ms, p99 {urgent_p99[-1]:.0f} ms, "
+                f"max {max(times) * 1000:.0f} ms; CPU "
+                + ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+                + "".join(f"; {failure_note(r)}" for r in (held, urgent) if r["failed"]))
+            if run + 1 < cfg.runs:  # the survivors' holds end before they are walked on
+                await asyncio.sleep(max(0.0, base + ramp + hold + 1.0 - time.monotonic()))
+
+    p99_late = median(late_p99)
+    p99_urgent = median(urgent_p99)
+    timers.figures += [
+        Figure("4. timer accuracy", f"release lateness p50, {cfg.timer_users} concurrent holds",
+               median(late_p50), None, "ms", note=f"FLOW_TIME_SCALE={scale:g}"),
+        Figure("4. timer accuracy", f"release lateness p99, {cfg.timer_users} concurrent holds", p99_late,
+               None, "ms", "< 100 ms", None if p99_late is None else p99_late < 100, "; ".join(notes)),
+    ]
+    emergency.figures += [
+        Figure("5. emergency", f"urgent message p50, {cfg.emergency_flagged} red flags / "
+               f"{cfg.emergency_users} mid-hold", median(urgent_p50), None, "ms"),
+        Figure("5. emergency", f"urgent message p99, {cfg.emergency_flagged} red flags / "
+               f"{cfg.emergency_users} mid-hold", p99_urgent, None, "ms", "< 150 ms",
+               None if p99_urgent is None else p99_urgent < 150),
+    ]
+    return [timers, emergency]
+
+
+# ------------------------------------------------------------------ 6. reminders
+
+
+async def _seed_reminders(db: Path, ids: list[int], now: float) -> None:
+    """The bot's database: a UTC profile and one daily reminder per user, none of them due yet.
+
+    The rule is the current UTC minute every day, so its next occurrence is tomorrow; the
+    bot's own stores create the schema and the rows (the driver imports the bot's code only
+    here, so a half-edited ``bot/`` never breaks the other scenarios).
+    """
+    from bot.reminders.schedule import ReminderRule
+    from bot.reminders.store import ReminderStore
+    from bot.store.sqlite import SqliteStore
+
+    store = SqliteStore(db)  # creates every table, ``reminders`` included
+    try:
+        connection = store.connection
+        connection.executemany("INSERT INTO profiles (user_id, timezone, active) VALUES (?, 'UTC', 1)",
+                               [(uid,) for uid in ids])
+        reminders = ReminderStore(connection)
+        minute = dt.datetime.fromtimestamp(now, dt.UTC)
+        rule = ReminderRule(dt.time(minute.hour, minute.minute), False, "UTC")
+        for uid in ids:
+            await reminders.add(uid, rule, now)
+    finally:
+        await store.close()
+
+
+def _make_due(db: Path, due: float) -> int:
+    """One UPDATE: every reminder is due at ``due`` (epoch seconds), its rule that minute (UTC).
+
+    After the claim the next occurrence is therefore tomorrow: nothing fires twice by rule.
+    """
+    at = dt.datetime.fromtimestamp(due, dt.UTC)
+    connection = sqlite3.connect(db, isolation_level=None, timeout=10.0)
+    try:
+        return connection.execute(
+            "UPDATE reminders SET next_fire_utc = ?, local_time = ?, snoozed_until = NULL WHERE active = 1",
+            (due, f"{at:%H:%M}")).rowcount
+    finally:
+        connection.close()
+
+
+def _busiest_second(times: Sequence[float]) -> int:
+    """The most messages in any 1-second window (sliding)."""
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _log_lines(log: str, *needles: str) -> list[str]:
+    return [line.split(": ", 1)[-1] for line in log.splitlines() if any(n in line for n in needles)]
+
+
+async def reminder_burst(cfg: Config, work: Path) -> Section:
+    """N reminders due at one instant, sent through the stand-in's Telegram-like flood control.
+
+    One run (not ``cfg.runs``): it lasts N / REMINDER_RATE seconds (80 s for 2,000) and the
+    rate is set by the bot's limiter, not by how fast the machine happens to be.
+    """
+    section = Section("reminder burst")
+    n = cfg.reminder_users
+    rate = cfg.reminder_rate
+    folder = _dir(work, "reminders")
+    db = folder / "bench.db"  # BotProcess's DATABASE_URL
+    env = {"TELEGRAM_MAX_RATE": f"{cfg.telegram_max_rate:g}", "REMINDER_RATE": f"{rate:g}",
+           "LOG_LEVEL": "INFO"}  # production defaults; INFO for the dispatcher's summary line
+    flood = {"global_rate": cfg.flood_global_rate, "global_burst": cfg.flood_global_rate,
+             "per_chat_rate": 1.0, "per_chat_burst": 3.0}  # Telegram's limits (FloodControl's defaults)
+    timeout = n / rate * 1.5 + 30.0
+    async with standin(folder / "standin.log") as api:
+        await api.call("enable_flood_control", **flood)
+        ids = await Users(api).new(n)
+        await _seed_reminders(db, ids, time.time())
+        async with BotProcess("project", api, folder, env) as bot:
+            meter = CpuMeter({"bot": bot.pid, "stand-in": api.pid})
+            due = time.time() + cfg.reminder_lead
+            standin_due = float(await api.call("clock")) + (due - time.time())  # its clock, for details
+            made_due = _make_due(db, due)
+            waited = await api.call("collect", text=REMINDER_TEXT, chats=n, timeout=timeout)
+            await asyncio.sleep(cfg.reminder_tail)  # late duplicates, if any, arrive meanwhile
+            collected = await api.call("collect", text=REMINDER_TEXT)
+            cpu = meter.read()
+            stats = await api.call("stats")
+        log = bot.log  # after the bot stopped: its shutdown lines too
+
+    events: list[tuple[int, float]] = [(int(c), float(t)) for c, t in collected["events"]]
+    per_user = Counter(c for c, _ in events)
+    expected = set(ids)
+    lost = len(expected - set(per_user))
+    duplicates = sum(1 for k in per_user.values() if k > 1)
+    reached = len(expected & set(per_user))
+    strangers = sum(k for c, k in per_user.items() if c not in expected)
+    times = sorted(t for _, t in events)
+    achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    share = None if achieved is None else achieved / rate * 100
+    flood_429 = int(stats.get("flood_429", 0))
+    attempts = int(stats["calls"].get("sendmessage", 0))
+    notes: list[str] = []
+    if made_due != n:
+        notes.append(f"{made_due} of {n} reminders made due")
+    if not waited["reached"]:
+        notes.append(f"only {waited['chats']}/{n} users had a reminder after {timeout:.0f} s")
+
+    detail = (f"- run 1: {n} users, one daily reminder each, all due at the same instant; REMINDER_RATE="
+              f"{rate:g}, TELEGRAM_MAX_RATE={cfg.telegram_max_rate:g}; stand-in flood control "
+              f"{flood['global_rate']:g}/s overall (burst {flood['global_burst']:g}), "
+              f"{flood['per_chat_rate']:g}/s per chat (burst {flood['per_chat_burst']:g}). "
+              f"{reached}/{n} users got a reminder ({len(events)} messages)")
+    if len(times) > 1:
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        detail += (f"; first {times[0] - standin_due:.2f} s after due, last {times[-1] - standin_due:.1f} s "
+                   f"after due; {achieved:.2f} msg/s = {share:.1f}% of {rate:g}/s; gaps between sends p50 "
+                   f"{percentile(gaps, 50) * 1000:.0f} ms, p99 {percentile(gaps, 99) * 1000:.0f} ms, max "
+                   f"{max(gaps) * 1000:.0f} ms; busiest second {_busiest_second(times)} messages")
+    detail += (f"; sendMessage calls {attempts}, flood-control 429s {flood_429}; lost {lost}, users with "
+               f"more than one {duplicates}; CPU " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    section.details.append(detail)
+    said = _log_lines(log, "reminders: sent=", "flood control: pausing", "Rate limit hit", "send failed",
+                      "Traceback", "ERROR")
+    if said:
+        shown = said[:6] + ([f"... {len(said) - 6} more"] if len(said) > 6 else [])
+        section.details.append("- bot log: " + "; ".join(f"`{line}`" for line in shown))
+    if strangers:
+        notes.append(f"{strangers} reminders to users the benchmark did not create")
+
+    label = f"{n:,} due at once"
+    section.figures += [
+        Figure("6. reminder burst", f"send rate, {label} (REMINDER_RATE={rate:g}/s)", achieved, None,
+               "msg/s", note="; ".join(notes)),
+        Figure("6. reminder burst", f"send rate / REMINDER_RATE, {label}", share, None, "%", "≥ 90%",
+               None if share is None else share >= 90),
+        Figure("6. reminder burst", "429s from the stand-in's flood control", flood_429, None, "", "0",
+               flood_429 == 0),
+        Figure("6. reminder burst", "lost reminders (users without one)", lost, None, "", "0", lost == 0),
+        Figure("6. reminder burst", "duplicate reminders (users with more than one)", duplicates, None, "",
+               "0", duplicates == 0),
+    ]
+    return section
+
+
+def _dir(work: Path, name: str) -> Path:
+    path = work / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
