@@ -7,6 +7,9 @@ Every message is answered with one ``sendMessage``; every button press is answer
 and the same number of concurrently processed updates as the project's bot
 (``bot.telegram.app``), PTB's default connection pool; no rate limiter, no defaults, no
 state. SIGTERM/SIGINT stop it cleanly.
+
+``ECHO_HTTP=aiohttp`` gives it the project's HTTP client (``bot.telegram.request``) instead
+of PTB's default, to compare the two bots on equal terms.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.app import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES
+from bot.telegram.app import ALLOWED_UPDATES, HTTP_CONNECTIONS, MAX_CONCURRENT_UPDATES
+from bot.telegram.request import AiohttpRequest
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -42,13 +46,16 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build(token: str, base_url: str) -> Application:  # type: ignore[type-arg]
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url.rstrip("/"))
         .concurrent_updates(MAX_CONCURRENT_UPDATES)
-        .build()
     )
+    if os.environ.get("ECHO_HTTP") == "aiohttp":
+        builder = builder.request(AiohttpRequest(connections=HTTP_CONNECTIONS)).get_updates_request(
+            AiohttpRequest(connections=1))
+    application = builder.build()
     application.add_handler(MessageHandler(filters.ALL, on_message))
     application.add_handler(CallbackQueryHandler(on_button))
     return application
