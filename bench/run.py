@@ -274,6 +274,10 @@ async def run(cfg: Config, names: list[str]) -> list[Section]:
     return sections
 
 
+# Hand-written before/after figures of the performance work, appended to every report.
+HISTORY = Path(__file__).with_name("history.md")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -306,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if output is None and not args.quick and len(names) == len(SCENARIOS):
         output = ROOT / "BENCHMARKS.md"
     if output is not None:
-        output.write_text(markdown(sections, cfg, command, seconds))
+        history = HISTORY.read_text(encoding="utf-8") if HISTORY.exists() else ""
+        output.write_text(markdown(sections, cfg, command, seconds) + ("\n" + history if history else ""))
         print(f"written: {output}")
     else:
         print("no report written (quick or partial run; --output FILE writes one)")

@@ -121,6 +121,11 @@ class Runtime:
         self._active: dict[int, tuple[Conversation, Profile, float]] = {}
         self._locks = KeyedLocks()
         self._handles: dict[int, list[asyncio.TimerHandle]] = {}
+        # Users whose current prompt (which message carries their buttons) is newer in memory
+        # than in the store: written with their next save, on eviction or on close. Losing it
+        # in a crash only means an old keyboard is not tidied up (a press on it is still
+        # checked against the prompt number), so it is not worth a write per message.
+        self._unsaved_prompts: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
@@ -156,6 +161,8 @@ class Runtime:
         self._handles.clear()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=10)
+        for uid in list(self._active):
+            await self._evict(uid)
         await self.store.close()
 
     @property
@@ -171,6 +178,7 @@ class Runtime:
             was_active = profile.active
             effects = await self._handle(conv, profile, event)
             await self.store.save(conv, profile)
+            self._unsaved_prompts.discard(uid)
             if self.services is not None and profile.active and not was_active:
                 await self.services.reminders.set_active_for_user(uid, True, self.clock())
             try:
@@ -179,7 +187,7 @@ class Runtime:
                 await self._recipient_gone(conv, profile)
                 return []
             if self.engine.flow.states[conv.state].kind == "end" and not conv.timers:
-                self._evict(uid)
+                await self._evict(uid)
             return toasts
 
     async def _handle(self, conv: Conversation, profile: Profile, event: Event) -> list[Effect]:
@@ -195,7 +203,6 @@ class Runtime:
     async def _carry_out(self, conv: Conversation, effects: list[Effect]) -> list[str]:
         uid = conv.user_id
         toasts: list[str] = []
-        prompt_changed = False
         for effect in effects:
             match effect:
                 case CancelTimers():
@@ -206,7 +213,7 @@ class Runtime:
                     ref = await self.transport.send(uid, effect)
                     if effect.buttons and effect.seq and ref is not None:
                         conv.prompt = Prompt(ref, effect.text, effect.seq)
-                        prompt_changed = True
+                        self._unsaved_prompts.add(uid)
                 case ClosePrompt():
                     await self.transport.close_prompt(uid, effect)
                 case Toast():
@@ -217,8 +224,6 @@ class Runtime:
                     await self.transport.send_photo(uid, effect)
                 case EraseUser():
                     await self._erase(uid)
-        if prompt_changed:
-            await self.store.save_prompt(uid, conv.prompt)
         return toasts
 
     async def _recipient_gone(self, conv: Conversation, profile: Profile) -> None:
@@ -230,12 +235,13 @@ class Runtime:
         await self.store.save(conv, profile)
         if self.services is not None:
             await self.services.reminders.set_active_for_user(conv.user_id, False, self.clock())
-        self._evict(conv.user_id)
+        await self._evict(conv.user_id)
 
     async def _erase(self, user_id: int) -> None:
         """Erase a user completely: timers, memory, and every row in the store."""
         self._cancel(user_id)
-        self._evict(user_id)
+        self._unsaved_prompts.discard(user_id)
+        await self._evict(user_id)
         await self.store.delete_user(user_id)
 
     async def _send_reminder(self, due: Due) -> SendResult:
@@ -267,10 +273,14 @@ class Runtime:
         self._active[uid] = (conv, profile, self.clock())
         return conv, profile
 
-    def _evict(self, uid: int) -> None:
+    async def _evict(self, uid: int) -> None:
         entry = self._active.pop(uid, None)
-        if entry is not None:
-            self.engine.detach(entry[0])
+        if entry is None:
+            return
+        self.engine.detach(entry[0])
+        if uid in self._unsaved_prompts:
+            self._unsaved_prompts.discard(uid)
+            await self.store.save_prompt(uid, entry[0].prompt)
 
     async def _sweep_idle(self) -> None:
         interval = max(1.0, min(60.0, self.idle_evict / 2))
@@ -280,7 +290,7 @@ class Runtime:
             idle = [u for u, (_, _, seen) in self._active.items()
                     if seen < cutoff and not self._locks.busy(u)]
             for uid in idle:
-                self._evict(uid)
+                await self._evict(uid)
             if idle:
                 release_memory()
 
