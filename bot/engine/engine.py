@@ -210,20 +210,23 @@ class Engine:
     async def _on_choose(self, conv: Conversation, event: Choose) -> None:
         texts = self._texts(conv)
         state = self.flow.states[conv.state]
-        if (event.seq == conv.ctx.get("seq") and conv.ctx.get("asking") == "country"
-                and event.choice.startswith(COUNTRY_PREFIX) and self.numbers is not None):
+        if event.seq != conv.ctx.get("seq"):  # a button of an earlier or foreign message
+            conv.effects.append(Toast(texts.get("system.moved_on")))
+            return
+        if (conv.ctx.get("asking") == "country" and event.choice.startswith(COUNTRY_PREFIX)
+                and self.numbers is not None):
             code = event.choice.removeprefix(COUNTRY_PREFIX)
             if code in self.numbers:
                 self._close_prompt(conv, texts, self.numbers.country(code).name)
                 self._set_country(conv, state, self.numbers.country(code))
                 return
-        if event.seq == conv.ctx.get("seq") and state.kind == "rating":
+        if state.kind == "rating":
             rating = _rating(event.choice)
             if rating is not None:
                 await self._rate(conv, state, rating)
                 return
-        choice = self._find_choice(conv, state, event.choice)
-        if event.seq != conv.ctx.get("seq") or choice is None:
+        choice = self._find_choice(state, event.choice)
+        if choice is None:
             conv.effects.append(Toast(texts.get("system.moved_on")))
             return
         await self._apply_choice(conv, state, choice)
@@ -237,11 +240,8 @@ class Engine:
     async def _apply_choice(self, conv: Conversation, state: State, choice: Choice) -> None:
         texts = self._texts(conv)
         self._close_prompt(conv, texts, texts.get(choice.label))
-        if choice.id == STOP and choice.label == "btn.stop":
+        if choice.id == STOP and choice.label == "btn.stop":  # an interrupt, not a flow transition
             await self._goto(conv, self.flow.interrupts.stop)
-            return
-        if choice.id == WARNING and choice.label == "btn.warning":
-            await self._call(conv, self.flow.interrupts.warning)
             return
         self._apply_set(conv, choice)
         if choice.page is not None:
@@ -308,7 +308,7 @@ class Engine:
             return
         if len(text) <= LONG_TEXT:
             typed = text.strip().casefold()
-            for choice in self._visible_choices(conv, state):
+            for choice in self._visible_choices(state):
                 if texts.get(choice.label).casefold() == typed:
                     await self._apply_choice(conv, state, choice)
                     return
@@ -404,7 +404,7 @@ class Engine:
         messages = [texts.get(key, **params) for key in state.say]
         if state.ask:
             messages.append(texts.get(state.ask, **params))
-        self._emit(conv, messages, self._buttons(conv, state, texts))
+        self._emit(conv, messages, self._buttons(state, texts))
         if URGENT_TAG in state.tags and conv.profile and not conv.profile.country:
             self._ask_country(conv)  # after the urgent message, never before it
 
@@ -462,23 +462,23 @@ class Engine:
             "numbers": numbers_line(self.numbers, texts, country) if self.numbers else "",
         }
 
-    def _visible_choices(self, conv: Conversation, state: State) -> list[Choice]:
+    def _visible_choices(self, state: State) -> list[Choice]:
         choices = list(state.choices)
         if self.bundle.safety.exercise_tag in state.tags:
             choices.append(Choice(id=STOP, label="btn.stop", to=self.flow.interrupts.stop))
             choices.append(Choice(id=WARNING, label="btn.warning", call=self.flow.interrupts.warning))
         return choices
 
-    def _find_choice(self, conv: Conversation, state: State, choice_id: str) -> Choice | None:
-        for choice in self._visible_choices(conv, state):
+    def _find_choice(self, state: State, choice_id: str) -> Choice | None:
+        for choice in self._visible_choices(state):
             if choice.id == choice_id:
                 return choice
         return None
 
-    def _buttons(self, conv: Conversation, state: State, texts: Texts) -> tuple[Button, ...]:
+    def _buttons(self, state: State, texts: Texts) -> tuple[Button, ...]:
         if state.kind == "rating":
             return tuple(Button(f"r{n}", str(n)) for n in range(RATING_MIN, RATING_MAX + 1))
-        return tuple(Button(c.id, texts.get(c.label)) for c in self._visible_choices(conv, state))
+        return tuple(Button(c.id, texts.get(c.label)) for c in self._visible_choices(state))
 
     def _emit(self, conv: Conversation, paragraphs: list[str], buttons: tuple[Button, ...]) -> None:
         """One state is one message (paragraphs, then the question with its buttons).
@@ -495,4 +495,4 @@ class Engine:
         texts = self._texts(conv)
         key = state.ask or state.say[-1]
         self._emit(conv, [texts.get(key, **self._params(conv, texts))],
-                   self._buttons(conv, state, texts))
+                   self._buttons(state, texts))

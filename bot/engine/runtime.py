@@ -165,10 +165,6 @@ class Runtime:
             await self._evict(uid)
         await self.store.close()
 
-    @property
-    def active_users(self) -> int:
-        return len(self._active)
-
     # ------------------------------------------------------------ events
     async def dispatch(self, event: Event) -> list[str]:
         """Handle one event for one user. Returns toast texts for the transport to show."""
