@@ -98,12 +98,18 @@ async def standin(log_file: Path | None = None) -> AsyncIterator[Standin]:
 
 
 class BotProcess:
-    """The project's bot (``python -m bot run``) or the echo bot, against a stand-in."""
+    """The project's bot (``python -m bot run``) or the echo bot, against a stand-in.
+
+    ``kind``: "project", "echo" (PTB's default HTTP client) or "echo-aiohttp" (the echo
+    bot with the project's aiohttp client).
+    """
 
     def __init__(self, kind: str, api: Standin, workdir: Path, extra_env: dict[str, str] | None = None
                  ) -> None:
-        if kind not in {"project", "echo"}:
+        if kind not in {"project", "echo", "echo-aiohttp"}:
             raise ValueError(kind)
+        if kind == "echo-aiohttp":  # the echo bot with the project's HTTP client: equal terms
+            extra_env = {"ECHO_HTTP": "aiohttp", **(extra_env or {})}
         self.kind = kind
         self.api = api
         self.workdir = workdir

@@ -164,10 +164,17 @@ METHOD = """\
 - **1. Start burst.** N new users' `/start` queued at once; rate = N / (time of the last first
   reply - time of the first injection).
 - **2. Button latency.** Users are brought to the first screening question (not measured),
-  then all press "No" at once; each user presses again as soon as the next question arrives
-  (closed loop, 3 presses). Latency = press queued → the bot's next message or edit in that
-  chat (for the project that is the edit of the answered question; "next question" is the
-  new question's message). Echo: the same users press a button on its last message.
+  then each answers three questions ("No"), waiting for the next question before the next tap.
+  *Reading first* (the target): like people, each user reads for a random
+  {think_low:g}-{think_high:g} s (uniform, seeded) before every tap, so {button_users} users press
+  about {press_rate:.0f} times a second: already more replies per second than Telegram lets one bot send
+  (~30 messages/s). *At once* (a capacity figure, no target): all users press in the same
+  instant and again the moment the next question arrives, with no reading time, so the bot is
+  saturated throughout; the latency is then the queue, and the rate is what one process can
+  answer. Latency = press queued → the reply: for the project the next question's message
+  (its `answerCallbackQuery` goes out alongside it and the edit of the answered question right
+  after it), for the echo bot its one message. Echo: the same users press a button on its
+  last message.
 - **3. Memory.** VmRSS of the bot from `/proc/<pid>/status`. Active: a bot with
   `IDLE_EVICT_SECONDS=3600`; RSS before and after bringing N users to the first screening
   question (`/start`, agree; 8 users at a time), divided by N. Idle: a second bot with
@@ -246,7 +253,9 @@ def markdown(sections: list[Section], cfg: Config, command: str, seconds: float)
         timer_ramp=cfg.timer_ramp, scale=cfg.time_scale, hold=hold, users=cfg.timer_users,
         rate=cfg.timer_users / (cfg.timer_ramp * hold), flood_global=cfg.flood_global_rate,
         max_rate=cfg.telegram_max_rate, reminder_rate=cfg.reminder_rate, reminders=cfg.reminder_users,
-        lead=cfg.reminder_lead, tail=cfg.reminder_tail, runs=cfg.runs), ""]
+        lead=cfg.reminder_lead, tail=cfg.reminder_tail, runs=cfg.runs,
+        think_low=cfg.button_think[0], think_high=cfg.button_think[1], button_users=cfg.button_users,
+        press_rate=cfg.button_users / sum(cfg.button_think) * 2), ""]
     return "\n".join(out)
 
 

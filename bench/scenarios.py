@@ -51,6 +51,7 @@ class Config:
     burst_users: int = 3000
     button_users: int = 200
     button_steps: int = 3
+    button_think: tuple[float, float] = (1.0, 3.0)  # seconds a person reads before a tap
     memory_sessions: int = 10_000
     timer_users: int = 1000
     emergency_users: int = 500
@@ -72,9 +73,9 @@ class Config:
 
     @classmethod
     def quick_config(cls, runs: int = 1) -> Config:
-        return cls(runs=runs, quick=True, burst_users=40, button_users=20, memory_sessions=200,
-                   timer_users=40, emergency_users=20, emergency_flagged=5, time_scale=0.1,
-                   warmup_users=5, reminder_users=100)
+        return cls(runs=runs, quick=True, burst_users=40, button_users=20, button_think=(0.1, 0.3),
+                   memory_sessions=200, timer_users=40, emergency_users=20, emergency_flagged=5,
+                   time_scale=0.1, warmup_users=5, reminder_users=100)
 
 
 @dataclass
@@ -145,10 +146,14 @@ class Users:
 
 
 async def script(api: Standin, ids: list[int], steps: list[JSONDict], timeout: float,
-                 at: list[float] | None = None, concurrency: int = 0) -> JSONDict:
+                 at: list[float] | None = None, concurrency: int = 0,
+                 think: tuple[float, float] | None = None, seed: int = 0) -> JSONDict:
     args: JSONDict = {"chat_ids": ids, "steps": steps, "timeout": timeout, "concurrency": concurrency}
     if at is not None:
         args["at"] = at
+    if think is not None:
+        args["think"] = list(think)
+        args["seed"] = seed
     result: JSONDict = await api.call("script", **args)
     return result
 
@@ -185,10 +190,11 @@ async def settle(api: Standin, quiet_for: float = 0.5) -> None:
 
 async def start_burst(cfg: Config, work: Path) -> Section:
     section = Section("start burst")
-    rates: dict[str, list[float]] = {"echo": [], "project": []}
+    rates: dict[str, list[float]] = {"echo": [], "project": [], "echo-aiohttp": []}
     injection: list[float] = []
     notes: list[str] = []
-    for kind in cfg.bots:
+    kinds = (*cfg.bots, "echo-aiohttp") if "echo" in cfg.bots else cfg.bots
+    for kind in kinds:
         folder = _dir(work, f"burst-{kind}")
         async with standin(folder / "standin.log") as api, BotProcess(kind, api, folder) as bot:
             users = Users(api)
@@ -226,66 +232,116 @@ async def start_burst(cfg: Config, work: Path) -> Section:
         "1. start burst", f"{cfg.burst_users} x /start: updates/s to each first reply", project, echo,
         "upd/s", "≥ 0.8 x echo", None if ratio is None else ratio >= 0.8,
         "; ".join(notes) or f"runs: project {fmt_runs(rates['project'])}; echo {fmt_runs(rates['echo'])}"))
+    if rates["echo-aiohttp"]:
+        section.figures.append(Figure(
+            "1. start burst", "the same, echo bot given the project's aiohttp client (equal terms)",
+            project, median(rates["echo-aiohttp"]), "upd/s",
+            note=f"runs: echo-aiohttp {fmt_runs(rates['echo-aiohttp'])}"))
     return section
 
 
 # ------------------------------------------------------------------ 2. button latency
 
 
+@dataclass
+class PressFigures:
+    """One bot's figures for one way of pressing, collected over the runs."""
+
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    rate: list[float] = field(default_factory=list)  # presses answered per second
+
+
+@dataclass
+class PressRun:
+    latencies: list[float]  # seconds, press queued -> reply
+    span: float  # seconds, first press queued -> last reply
+    result: JSONDict
+
+
+async def _press_run(api: Standin, kind: str, ids: list[int], cfg: Config,
+                     think: tuple[float, float] | None, seed: int) -> PressRun:
+    """Bring ``ids`` to the first screening question, then let each press ``button_steps`` times.
+
+    The reply is the project's next question, or the echo bot's one message.
+    """
+    if kind == "project":
+        prep = await prepare_screening(api, ids, cfg)
+        steps = [step("click", NO, QUESTIONS[i + 1]) for i in range(cfg.button_steps)]
+        key = "match"
+    else:
+        prep = await script(api, ids, [step("command", "start")], timeout=60,
+                            concurrency=cfg.prep_concurrency)
+        steps = [step("press_raw", "x") for _ in range(cfg.button_steps)]
+        key = "first"
+    if prep["failed"]:
+        raise RuntimeError(f"{kind} preparation: {failure_note(prep)}")
+    await settle(api)
+    reading = 0.0 if think is None else think[1] * cfg.button_steps
+    result = await script(api, ids, steps, timeout=30 + len(ids) * cfg.button_steps / 10 + reading,
+                          think=think, seed=seed)
+    replies = [r for i in range(cfg.button_steps) for r in step_results(result, i)
+               if r.get(key) is not None and r.get("t0") is not None]
+    span = max((r[key] for r in replies), default=result["started"]) - min(
+        (r["t0"] for r in replies), default=result["started"])
+    return PressRun([r[key] - r["t0"] for r in replies], span, result)
+
+
 async def button_latency(cfg: Config, work: Path) -> Section:
+    """Two ways of pressing, each with fresh users at the first screening question.
+
+    People (the target): every user reads each question for a random 1-3 s before tapping.
+    At once: all press together and again the moment the next question arrives (a closed
+    loop with no reading time): the most one process can answer, a capacity figure.
+    """
     section = Section("button latency")
-    p50: dict[str, list[float]] = {"project": [], "echo": []}
-    p99: dict[str, list[float]] = {"project": [], "echo": []}
-    next_p99: list[float] = []
-    next_p50: list[float] = []
-    notes: list[str] = []
+    modes: dict[str, tuple[float, float] | None] = {"people": cfg.button_think, "at once": None}
+    figures = {(kind, mode): PressFigures() for kind in cfg.bots for mode in modes}
     for kind in cfg.bots:
         folder = _dir(work, f"button-{kind}")
         async with standin(folder / "standin.log") as api, BotProcess(kind, api, folder):
             users = Users(api)
             for run in range(cfg.runs + 1):  # run 0 warms up
                 count = cfg.warmup_users if run == 0 else cfg.button_users
-                ids = await users.new(count)
-                if kind == "project":
-                    prep = await prepare_screening(api, ids, cfg)
-                    steps = [step("click", NO, QUESTIONS[i + 1]) for i in range(cfg.button_steps)]
-                else:
-                    prep = await script(api, ids, [step("command", "start")], timeout=60,
-                                        concurrency=cfg.prep_concurrency)
-                    steps = [step("press_raw", "x") for _ in range(cfg.button_steps)]
-                if prep["failed"]:
-                    notes.append(f"{kind} preparation: {failure_note(prep)}")
-                await settle(api)
-                result = await script(api, ids, steps, timeout=30 + count * cfg.button_steps / 10)
-                if run == 0:
-                    continue
-                first = [x for i in range(cfg.button_steps) for x in latencies(result, i)]
-                if not first:
-                    notes.append(f"{kind} run {run}: no answers. {failure_note(result)}")
-                    continue
-                p50[kind].append(percentile(first, 50) * 1000)
-                p99[kind].append(percentile(first, 99) * 1000)
-                detail = (f"- {kind} run {run}: {len(first)} presses by {count} users, first reaction "
-                          f"p50 {p50[kind][-1]:.0f} ms, p99 {p99[kind][-1]:.0f} ms, "
-                          f"max {max(first) * 1000:.0f} ms")
-                if kind == "project":
-                    nxt = [x for i in range(cfg.button_steps) for x in latencies(result, i, "match")]
-                    if nxt:
-                        next_p50.append(percentile(nxt, 50) * 1000)
-                        next_p99.append(percentile(nxt, 99) * 1000)
-                        detail += f"; next question p50 {next_p50[-1]:.0f} ms, p99 {next_p99[-1]:.0f} ms"
-                if result["failed"]:
-                    detail += f"; {failure_note(result)}"
-                section.details.append(detail)
-    label = f"{cfg.button_users} users x {cfg.button_steps} presses"
-    p99_project = median(p99["project"])
+                for mode, think in modes.items():
+                    done = await _press_run(api, kind, await users.new(count), cfg, think, seed=run)
+                    if run == 0:
+                        continue
+                    label = f"- {kind}, {mode}, run {run}:"
+                    if not done.latencies:
+                        section.details.append(f"{label} no replies. {failure_note(done.result)}")
+                        continue
+                    fig = figures[(kind, mode)]
+                    fig.p50.append(percentile(done.latencies, 50) * 1000)
+                    fig.p99.append(percentile(done.latencies, 99) * 1000)
+                    fig.rate.append(len(done.latencies) / max(done.span, 1e-6))
+                    failed = done.result["failed"]
+                    section.details.append(
+                        f"{label} {len(done.latencies)} replies ({count} users x {cfg.button_steps} presses) "
+                        f"in {done.span:.1f} s = {fig.rate[-1]:.0f} presses/s; "
+                        f"reply p50 {fig.p50[-1]:.0f} ms, p99 {fig.p99[-1]:.0f} ms, "
+                        f"max {max(done.latencies) * 1000:.0f} ms"
+                        + (f"; {failure_note(done.result)}" if failed else ""))
+    low, high = cfg.button_think
+    people = f"{cfg.button_users} users x {cfg.button_steps} presses, reading {low:g}-{high:g} s first"
+    at_once = f"{cfg.button_users} users pressing at once, no reading time"
+
+    def value(kind: str, mode: str, attr: str) -> float | None:
+        fig = figures.get((kind, mode))
+        return median(getattr(fig, attr)) if fig is not None else None
+
+    p99 = value("project", "people", "p99")
     section.figures += [
-        Figure("2. button latency", f"p50, {label}", median(p50["project"]), median(p50["echo"]), "ms",
-               note="; ".join(notes)),
-        Figure("2. button latency", f"p99, {label}", p99_project, median(p99["echo"]), "ms", "< 100 ms",
-               None if p99_project is None else p99_project < 100),
-        Figure("2. button latency", "p50 to the next question (project)", median(next_p50), None, "ms"),
-        Figure("2. button latency", "p99 to the next question (project)", median(next_p99), None, "ms"),
+        Figure("2. button latency", f"reply p50, {people}", value("project", "people", "p50"),
+               value("echo", "people", "p50"), "ms"),
+        Figure("2. button latency", f"reply p99, {people}", p99, value("echo", "people", "p99"), "ms",
+               "< 100 ms", None if p99 is None else p99 < 100),
+        Figure("2. button latency", f"reply p50, {at_once}", value("project", "at once", "p50"),
+               value("echo", "at once", "p50"), "ms"),
+        Figure("2. button latency", f"reply p99, {at_once}", value("project", "at once", "p99"),
+               value("echo", "at once", "p99"), "ms"),
+        Figure("2. button latency", f"presses answered per second, {at_once}",
+               value("project", "at once", "rate"), value("echo", "at once", "rate"), "presses/s"),
     ]
     return section
 

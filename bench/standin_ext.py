@@ -8,7 +8,9 @@ stand-in process, so the benchmark driver is never one RPC per user:
 
 - ``script``: every user performs the same steps (press a button, send a command or a
   text, or just wait), each step as soon as the previous one got its answer. The first
-  step is injected for all users in one synchronous loop ("at once"), or at given times.
+  step is injected for all users in one synchronous loop ("at once"), or at given times,
+  or, with ``think``, each step after a reading pause drawn from a seeded random range
+  (people reading a question before they tap).
   For every step it returns the injection time, the time of the bot's first visible
   reaction (a message or an edit) and the time of the first new message containing the
   expected text. All times are the stand-in's own ``time.monotonic()`` (the recorder's
@@ -24,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +143,8 @@ class BenchControl(ControlApi):
         return found[0]
 
     async def _run_user(self, chat_id: int, steps: list[Step], run: UserRun, deadline: float,
-                        pre: tuple[float, int] | None, at: float | None) -> None:
+                        pre: tuple[float, int] | None, at: float | None,
+                        pause: Callable[[], float] | None = None) -> None:
         chat = self._chat(chat_id)
         after_match = len(chat.events)
         try:
@@ -153,6 +158,8 @@ class BenchControl(ControlApi):
                 else:
                     if index == 0 and at is not None:
                         await asyncio.sleep(max(0.0, at - time.monotonic()))
+                    if pause is not None:
+                        await asyncio.sleep(pause())
                     mark = len(chat.events)
                     result.t0 = time.monotonic()
                     self._act(chat_id, step)
@@ -162,10 +169,13 @@ class BenchControl(ControlApi):
             run.error = f"chat {chat_id} step {len(run.results)}: {kind}: {exc}"[:300]
 
     async def op_script(self, chat_ids: list[int], steps: list[JSONDict], timeout: float = 60.0,
-                        at: list[float] | None = None, concurrency: int = 0) -> JSONDict:
+                        at: list[float] | None = None, concurrency: int = 0,
+                        think: list[float] | None = None, seed: int = 0) -> JSONDict:
         """Run ``steps`` for every user; see the module docstring. Bounded by ``timeout``.
 
         ``concurrency`` > 0: at most that many users run their steps at a time (no burst).
+        ``think`` = [low, high]: before each action a user pauses uniformly in that range of
+        seconds (random numbers from ``seed``, so runs are repeatable).
         """
         parsed = [Step.from_json(s) for s in steps]
         if not parsed:
@@ -176,7 +186,12 @@ class BenchControl(ControlApi):
         deadline = started + timeout
         runs = {chat_id: UserRun() for chat_id in chat_ids}
         pre: dict[int, tuple[float, int]] = {}
-        if at is None and concurrency <= 0 and parsed[0].do != "none":
+        pause: Callable[[], float] | None = None
+        if think is not None:
+            low, high = think
+            rng = random.Random(seed)
+            pause = lambda: rng.uniform(low, high)  # noqa: E731
+        if at is None and concurrency <= 0 and pause is None and parsed[0].do != "none":
             for chat_id in chat_ids:  # all first actions in one go, before the bot can fetch any
                 chat = self._chat(chat_id)
                 mark = len(chat.events)
@@ -192,7 +207,7 @@ class BenchControl(ControlApi):
 
         async def one(i: int, chat_id: int) -> None:
             args = (chat_id, parsed, runs[chat_id], deadline, pre.get(chat_id),
-                    at[i] if at is not None else None)
+                    at[i] if at is not None else None, pause)
             if slots is None:
                 await self._run_user(*args)
                 return

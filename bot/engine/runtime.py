@@ -18,7 +18,7 @@ import ctypes
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from bot.engine.engine import Engine
@@ -44,6 +44,10 @@ from bot.store.base import Store
 from bot.store.records import Conversation, Profile
 
 log = logging.getLogger(__name__)
+
+# Called with the toast texts of an event as soon as the engine has decided (and the state
+# is saved), while the messages are still going out: a Telegram button stops spinning then.
+Acknowledge = Callable[[list[str]], Awaitable[None]]
 
 
 def release_memory() -> None:
@@ -166,8 +170,12 @@ class Runtime:
         await self.store.close()
 
     # ------------------------------------------------------------ events
-    async def dispatch(self, event: Event) -> list[str]:
-        """Handle one event for one user. Returns toast texts for the transport to show."""
+    async def dispatch(self, event: Event, acknowledge: Acknowledge | None = None) -> list[str]:
+        """Handle one event for one user. Returns toast texts for the transport to show.
+
+        ``acknowledge``, if given, is awaited with those toasts alongside the messages
+        (not after them), so the press is confirmed as soon as the answer is decided.
+        """
         uid = event.user_id
         async with self._locks.hold(uid):
             conv, profile = await self._load(uid)
@@ -177,8 +185,10 @@ class Runtime:
             self._unsaved_prompts.discard(uid)
             if self.services is not None and profile.active and not was_active:
                 await self.services.reminders.set_active_for_user(uid, True, self.clock())
+            toasts = [effect.text for effect in effects if isinstance(effect, Toast)]
+            side = [acknowledge(toasts)] if acknowledge is not None else []
             try:
-                toasts = await self._carry_out(conv, effects)
+                await self._carry_out(conv, effects, side)
             except RecipientGone:
                 await self._recipient_gone(conv, profile)
                 return []
@@ -196,31 +206,46 @@ class Runtime:
             effects += await self.engine.handle(conv, profile, outcome.then)
         return effects
 
-    async def _carry_out(self, conv: Conversation, effects: list[Effect]) -> list[str]:
+    async def _carry_out(self, conv: Conversation, effects: list[Effect],
+                         side: list[Awaitable[None]] | None = None) -> None:
+        """Carry out effects in order, with ``side`` work running alongside.
+
+        ``side`` (acknowledging a press) touches no message, so it starts at once instead
+        of after the messages. Closing an earlier prompt only edits a message that already
+        exists, so it waits until the new messages are out: the reply comes first. Both
+        have finished when this returns, so the user's next event waits for them.
+        """
         uid = conv.user_id
-        toasts: list[str] = []
-        for effect in effects:
-            match effect:
-                case CancelTimers():
-                    self._cancel(uid)
-                case Schedule():
-                    self._arm(uid, effect.timer)
-                case Send():
-                    ref = await self.transport.send(uid, effect)
-                    if effect.buttons and effect.seq and ref is not None:
-                        conv.prompt = Prompt(ref, effect.text, effect.seq)
-                        self._unsaved_prompts.add(uid)
-                case ClosePrompt():
-                    await self.transport.close_prompt(uid, effect)
-                case Toast():
-                    toasts.append(effect.text)
-                case LogSession():
-                    await self.store.log_session(uid, effect)
-                case SendPhoto():
-                    await self.transport.send_photo(uid, effect)
-                case EraseUser():
-                    await self._erase(uid)
-        return toasts
+        pending = [asyncio.ensure_future(work) for work in side or ()]
+        closing: list[ClosePrompt] = []
+        try:
+            for effect in effects:
+                match effect:
+                    case CancelTimers():
+                        self._cancel(uid)
+                    case Schedule():
+                        self._arm(uid, effect.timer)
+                    case Send():
+                        ref = await self.transport.send(uid, effect)
+                        if effect.buttons and effect.seq and ref is not None:
+                            conv.prompt = Prompt(ref, effect.text, effect.seq)
+                            self._unsaved_prompts.add(uid)
+                    case ClosePrompt():
+                        closing.append(effect)
+                    case LogSession():
+                        await self.store.log_session(uid, effect)
+                    case SendPhoto():
+                        await self.transport.send_photo(uid, effect)
+                    case EraseUser():
+                        await self._erase(uid)
+            for close in closing:
+                await self.transport.close_prompt(uid, close)
+        finally:
+            # Wait for the side work even if something failed, then raise its first failure.
+            results = await asyncio.gather(*pending, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _recipient_gone(self, conv: Conversation, profile: Profile) -> None:
         log.info("user %s is unreachable; marked inactive", conv.user_id)

@@ -19,7 +19,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engine.events import Choose, Command, Event, Text
+from bot.engine.events import Choose, Command, Text
 from bot.engine.runtime import Runtime
 from bot.flow.loader import FlowBundle
 from bot.flow.texts import Texts
@@ -52,9 +52,6 @@ class Handlers:
         user = update.effective_user
         return self.bundle.texts(user.language_code if user else None)
 
-    async def _dispatch(self, event: Event) -> list[str]:
-        return await self.runtime.dispatch(event)
-
     # ------------------------------------------------------------ messages
     async def on_command(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -62,12 +59,12 @@ class Handlers:
         word, _, args = message.text.partition(" ")
         name = word[1:].split("@", 1)[0].lower()
         language = update.effective_user.language_code if update.effective_user else None
-        await self._dispatch(Command(update.effective_chat.id, name, args.strip(), language))
+        await self.runtime.dispatch(Command(update.effective_chat.id, name, args.strip(), language))
 
     async def on_text(self, update: Update, context: Context) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None and update.effective_chat
-        await self._dispatch(Text(update.effective_chat.id, message.text))
+        await self.runtime.dispatch(Text(update.effective_chat.id, message.text))
 
     async def on_edited(self, update: Update, context: Context) -> None:
         """An edit does not change the conversation, unless it reports a warning sign."""
@@ -85,7 +82,7 @@ class Handlers:
         text = message.text or message.caption
         assert update.effective_chat is not None
         if text and self.detector.detect(text).alarming:
-            await self._dispatch(Text(update.effective_chat.id, text))
+            await self.runtime.dispatch(Text(update.effective_chat.id, text))
         else:
             await message.reply_text(self.texts(update).get(key), do_quote=False)
 
@@ -103,8 +100,10 @@ class Handlers:
         if payload is None or chat is None or chat.type != chat.PRIVATE:
             await self._answer(query, self.texts(update).get("system.moved_on"))
             return
-        toasts = await self._dispatch(Choose(chat.id, payload.seq, payload.choice))
-        await self._answer(query, toasts[0] if toasts else None)
+        async def acknowledge(toasts: list[str]) -> None:
+            await self._answer(query, toasts[0] if toasts else None)
+
+        toasts = await self.runtime.dispatch(Choose(chat.id, payload.seq, payload.choice), acknowledge)
         if payload.seq == 0 and not toasts:
             await self._close_feature_prompt(query, update)
 
