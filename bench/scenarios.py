@@ -69,13 +69,17 @@ class Config:
     telegram_max_rate: float = 30.0  # TELEGRAM_MAX_RATE, the production default (reminders only)
     reminder_lead: float = 3.0  # seconds from making them due to the due instant (the bot is up)
     reminder_tail: float = 3.0  # seconds to wait for late duplicates after everyone got one
-    flood_global_rate: float = 30.0  # the stand-in's flood control, reminder burst only
+    flood_global_rate: float = 30.0  # the stand-in's flood control, reminder bursts only
+    burst_talkers: int = 10  # people answering questions during a second reminder burst
+    talk_reminders: int = 1000  # that burst's size
+    talk_think: tuple[float, float] = (1.0, 3.0)  # their reading time (Telegram: ~1 message/s per chat)
 
     @classmethod
     def quick_config(cls, runs: int = 1) -> Config:
         return cls(runs=runs, quick=True, burst_users=40, button_users=20, button_think=(0.1, 0.3),
                    memory_sessions=200, timer_users=40, emergency_users=20, emergency_flagged=5,
-                   time_scale=0.1, warmup_users=5, reminder_users=100)
+                   time_scale=0.1, warmup_users=5, reminder_users=100,
+                   burst_talkers=3, talk_reminders=50, talk_think=(1.0, 1.2))
 
 
 @dataclass
@@ -620,71 +624,116 @@ def _log_lines(log: str, *needles: str) -> list[str]:
     return [line.split(": ", 1)[-1] for line in log.splitlines() if any(n in line for n in needles)]
 
 
-async def reminder_burst(cfg: Config, work: Path) -> Section:
-    """N reminders due at one instant, sent through the stand-in's Telegram-like flood control.
+@dataclass
+class BurstRun:
+    """What one reminder burst produced, as the stand-in saw it."""
 
-    One run (not ``cfg.runs``): it lasts N / REMINDER_RATE seconds (80 s for 2,000) and the
-    rate is set by the bot's limiter, not by how fast the machine happens to be.
-    """
-    section = Section("reminder burst")
-    n = cfg.reminder_users
-    rate = cfg.reminder_rate
-    folder = _dir(work, "reminders")
+    ids: list[int]
+    events: list[tuple[int, float]]  # (chat, time) of every reminder message
+    made_due: int
+    reached_all: bool
+    standin_due: float
+    cpu: dict[str, float]
+    stats: JSONDict
+    log: str
+    replies: list[float] = field(default_factory=list)  # seconds, people mid-session
+    talk_failed: str = ""
+
+
+def _flood(cfg: Config) -> dict[str, float]:
+    """Telegram's limits (FloodControl's defaults), switched on in the stand-in for the bursts."""
+    return {"global_rate": cfg.flood_global_rate, "global_burst": cfg.flood_global_rate,
+            "per_chat_rate": 1.0, "per_chat_burst": 3.0}
+
+
+async def _burst_run(cfg: Config, folder: Path, n: int, talkers: int) -> BurstRun:
+    """``n`` reminders due at one instant; ``talkers`` people answer questions meanwhile."""
     db = folder / "bench.db"  # BotProcess's DATABASE_URL
-    env = {"TELEGRAM_MAX_RATE": f"{cfg.telegram_max_rate:g}", "REMINDER_RATE": f"{rate:g}",
+    env = {"TELEGRAM_MAX_RATE": f"{cfg.telegram_max_rate:g}", "REMINDER_RATE": f"{cfg.reminder_rate:g}",
            "LOG_LEVEL": "INFO"}  # production defaults; INFO for the dispatcher's summary line
-    flood = {"global_rate": cfg.flood_global_rate, "global_burst": cfg.flood_global_rate,
-             "per_chat_rate": 1.0, "per_chat_burst": 3.0}  # Telegram's limits (FloodControl's defaults)
-    timeout = n / rate * 1.5 + 30.0
+    timeout = n / cfg.reminder_rate * 1.5 + 30.0
     async with standin(folder / "standin.log") as api:
-        await api.call("enable_flood_control", **flood)
-        ids = await Users(api).new(n)
+        users = Users(api)
+        ids = await users.new(n)
         await _seed_reminders(db, ids, time.time())
         async with BotProcess("project", api, folder, env) as bot:
+            people = await users.new(talkers) if talkers else []
+            if people:
+                prep = await prepare_screening(api, people, cfg)
+                if prep["failed"]:
+                    raise RuntimeError(f"preparation: {failure_note(prep)}")
+            await api.call("enable_flood_control", **_flood(cfg))
             meter = CpuMeter({"bot": bot.pid, "stand-in": api.pid})
             due = time.time() + cfg.reminder_lead
             standin_due = float(await api.call("clock")) + (due - time.time())  # its clock, for details
             made_due = _make_due(db, due)
+            talk: asyncio.Task[JSONDict] | None = None
+            if people:  # they start answering once the burst is under way
+                await asyncio.sleep(cfg.reminder_lead + 2.0)
+                steps = [step("click", NO, QUESTIONS[i + 1]) for i in range(len(QUESTIONS) - 1)]
+                talk = asyncio.create_task(
+                    script(api, people, steps, timeout=timeout, think=cfg.talk_think))
             waited = await api.call("collect", text=REMINDER_TEXT, chats=n, timeout=timeout)
+            talked = await talk if talk is not None else None
             await asyncio.sleep(cfg.reminder_tail)  # late duplicates, if any, arrive meanwhile
             collected = await api.call("collect", text=REMINDER_TEXT)
             cpu = meter.read()
             stats = await api.call("stats")
         log = bot.log  # after the bot stopped: its shutdown lines too
+    run = BurstRun(ids, [(int(c), float(t)) for c, t in collected["events"]], made_due, waited["reached"],
+                   standin_due, cpu, stats, log)
+    if talked is not None:
+        run.replies = [x for i in range(len(QUESTIONS) - 1) for x in latencies(talked, i, "match")]
+        run.talk_failed = failure_note(talked)
+    return run
 
-    events: list[tuple[int, float]] = [(int(c), float(t)) for c, t in collected["events"]]
-    per_user = Counter(c for c, _ in events)
-    expected = set(ids)
+
+async def reminder_burst(cfg: Config, work: Path) -> Section:
+    """N reminders due at one instant, sent through the stand-in's Telegram-like flood control.
+
+    One run (not ``cfg.runs``): it lasts N / REMINDER_RATE seconds (80 s for 2,000) and the
+    rate is set by the bot's limiter, not by how fast the machine happens to be. A second,
+    shorter burst has a few people answering questions meanwhile: their replies must not
+    queue behind the reminders.
+    """
+    section = Section("reminder burst")
+    n = cfg.reminder_users
+    rate = cfg.reminder_rate
+    run = await _burst_run(cfg, _dir(work, "reminders"), n, 0)
+    per_user = Counter(c for c, _ in run.events)
+    expected = set(run.ids)
     lost = len(expected - set(per_user))
     duplicates = sum(1 for k in per_user.values() if k > 1)
     reached = len(expected & set(per_user))
     strangers = sum(k for c, k in per_user.items() if c not in expected)
-    times = sorted(t for _, t in events)
+    times = sorted(t for _, t in run.events)
     achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
     share = None if achieved is None else achieved / rate * 100
-    flood_429 = int(stats.get("flood_429", 0))
-    attempts = int(stats["calls"].get("sendmessage", 0))
+    flood_429 = int(run.stats.get("flood_429", 0))
+    attempts = int(run.stats["calls"].get("sendmessage", 0))
     notes: list[str] = []
-    if made_due != n:
-        notes.append(f"{made_due} of {n} reminders made due")
-    if not waited["reached"]:
-        notes.append(f"only {waited['chats']}/{n} users had a reminder after {timeout:.0f} s")
+    if run.made_due != n:
+        notes.append(f"{run.made_due} of {n} reminders made due")
+    if not run.reached_all:
+        notes.append(f"not every user had a reminder within {n / rate * 1.5 + 30:.0f} s")
 
+    flood = _flood(cfg)
     detail = (f"- run 1: {n} users, one daily reminder each, all due at the same instant; REMINDER_RATE="
               f"{rate:g}, TELEGRAM_MAX_RATE={cfg.telegram_max_rate:g}; stand-in flood control "
               f"{flood['global_rate']:g}/s overall (burst {flood['global_burst']:g}), "
               f"{flood['per_chat_rate']:g}/s per chat (burst {flood['per_chat_burst']:g}). "
-              f"{reached}/{n} users got a reminder ({len(events)} messages)")
+              f"{reached}/{n} users got a reminder ({len(run.events)} messages)")
     if len(times) > 1:
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        detail += (f"; first {times[0] - standin_due:.2f} s after due, last {times[-1] - standin_due:.1f} s "
-                   f"after due; {achieved:.2f} msg/s = {share:.1f}% of {rate:g}/s; gaps between sends p50 "
-                   f"{percentile(gaps, 50) * 1000:.0f} ms, p99 {percentile(gaps, 99) * 1000:.0f} ms, max "
-                   f"{max(gaps) * 1000:.0f} ms; busiest second {_busiest_second(times)} messages")
+        detail += (f"; first {times[0] - run.standin_due:.2f} s after due, last "
+                   f"{times[-1] - run.standin_due:.1f} s after due; {achieved:.2f} msg/s = {share:.1f}% of "
+                   f"{rate:g}/s; gaps between sends p50 {percentile(gaps, 50) * 1000:.0f} ms, p99 "
+                   f"{percentile(gaps, 99) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms; busiest second "
+                   f"{_busiest_second(times)} messages")
     detail += (f"; sendMessage calls {attempts}, flood-control 429s {flood_429}; lost {lost}, users with "
-               f"more than one {duplicates}; CPU " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+               f"more than one {duplicates}; CPU " + ", ".join(f"{k} {v:.2f}" for k, v in run.cpu.items()))
     section.details.append(detail)
-    said = _log_lines(log, "reminders: sent=", "flood control: pausing", "Rate limit hit", "send failed",
+    said = _log_lines(run.log, "reminders: sent=", "flood control: pausing", "Rate limit hit", "send failed",
                       "Traceback", "ERROR")
     if said:
         shown = said[:6] + ([f"... {len(said) - 6} more"] if len(said) > 6 else [])
@@ -704,7 +753,35 @@ async def reminder_burst(cfg: Config, work: Path) -> Section:
         Figure("6. reminder burst", "duplicate reminders (users with more than one)", duplicates, None, "",
                "0", duplicates == 0),
     ]
+    if cfg.burst_talkers:
+        section.figures += await _talk_during_burst(cfg, work, section)
     return section
+
+
+async def _talk_during_burst(cfg: Config, work: Path, section: Section) -> list[Figure]:
+    """A shorter burst while a few people answer screening questions (reading 1-3 s first)."""
+    n, talkers = cfg.talk_reminders, cfg.burst_talkers
+    run = await _burst_run(cfg, _dir(work, "reminders-talk"), n, talkers)
+    times = sorted(t for _, t in run.events)
+    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    got = len(set(run.ids) & {c for c, _ in run.events})
+    p50 = percentile(run.replies, 50) * 1000 if run.replies else None
+    p99 = percentile(run.replies, 99) * 1000 if run.replies else None
+    flood_429 = int(run.stats.get("flood_429", 0))
+    section.details.append(
+        f"- run 2: {n} reminders due at once, {talkers} people mid-session answering "
+        f"{len(QUESTIONS) - 1} questions each (reading {cfg.talk_think[0]:g}-{cfg.talk_think[1]:g} s "
+        f"first), starting 2 s into the burst: {len(run.replies)} replies, p50 "
+        f"{p50 or 0:.0f} ms, p99 {p99 or 0:.0f} ms, max {max(run.replies, default=0) * 1000:.0f} ms; "
+        f"{got}/{n} users got their reminder, {rate or 0:.1f} msg/s over the burst; 429s {flood_429}"
+        + (f"; {run.talk_failed}" if run.talk_failed else ""))
+    label = f"{talkers} people mid-session during a burst of {n:,}"
+    return [
+        Figure("6. reminder burst", f"reply p50, {label}", p50, None, "ms"),
+        Figure("6. reminder burst", f"reply p99, {label}", p99, None, "ms"),
+        Figure("6. reminder burst", "reminder send rate meanwhile (they give way to replies)", rate, None,
+               "msg/s"),
+    ]
 
 
 def _dir(work: Path, name: str) -> Path:

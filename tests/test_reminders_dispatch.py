@@ -350,3 +350,23 @@ async def test_run_stops_promptly_with_real_sleep(store: ReminderStore) -> None:
     assert not task.done()
     stop.set()
     await asyncio.wait_for(task, timeout=2)
+
+
+async def test_every_attempt_waits_for_room_left_by_conversations(store: ReminderStore) -> None:
+    clock = FakeClock(MONDAY_7)
+    send = Recorder(clock)
+    for uid in (1, 2, 3):
+        await store.add(uid, rule(7), MONDAY_7 - MINUTE)
+    asked: list[float] = []
+
+    async def before_send() -> None:  # as if conversations had the next 2 s to themselves
+        asked.append(clock())
+        if len(asked) == 1:
+            await clock.sleep(2.0)
+
+    d = ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+                           concurrency=1, before_send=before_send)
+    stats = await d.run_once()
+    assert stats.sent == 3
+    assert len(asked) == 3
+    assert [t for t, _ in send.sent] == [MONDAY_7 + 2.0] * 3  # none went out before the room

@@ -1,4 +1,5 @@
-"""How the runtime carries out one press: acknowledged at once, reply before tidying up."""
+"""How the runtime carries out one press: acknowledged at once, reply before tidying up,
+and counted in the send budget that reminders give way to."""
 
 from __future__ import annotations
 
@@ -50,9 +51,11 @@ async def test_a_press_is_acknowledged_while_the_reply_goes_out(client: ChatClie
     await client.start()
     transport.calls.clear()
     transport.hold_sends = True
+    used = client.runtime.budget.used()
     assert await press(client, transport, "let's start") == [[]]
     assert transport.calls == ["ack", "send", "close"]  # the next question before the edit
     assert "bladder" in client.texts[-1]
+    assert client.runtime.budget.used() == used + 2  # reminders give way to both messages
 
 
 async def test_a_stale_press_is_acknowledged_with_its_toast_and_nothing_else(client: ChatClient) -> None:

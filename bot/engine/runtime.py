@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
+from bot.engine.budget import SendBudget
 from bot.engine.engine import Engine
 from bot.engine.events import (
     CancelTimers,
@@ -118,6 +119,7 @@ class Runtime:
         self.transport = transport
         self.services = services
         self.reminder_rate = reminder_rate
+        self.budget = SendBudget(reminder_rate)  # conversation messages before reminders
         self._reminder_stop = asyncio.Event()
         self._reminder_task: asyncio.Task[None] | None = None
         self.clock = clock
@@ -148,7 +150,8 @@ class Runtime:
         self._sweeper = asyncio.create_task(self._sweep_idle())
         if self.services is not None:
             dispatcher = ReminderDispatcher(self.services.reminders, self._send_reminder,
-                                            clock=self.clock, rate_per_second=self.reminder_rate)
+                                            clock=self.clock, rate_per_second=self.reminder_rate,
+                                            before_send=self.budget.reserve)
             self._reminder_task = asyncio.create_task(dispatcher.run(self._reminder_stop))
 
     async def close(self) -> None:
@@ -226,6 +229,7 @@ class Runtime:
                     case Schedule():
                         self._arm(uid, effect.timer)
                     case Send():
+                        self.budget.note()
                         ref = await self.transport.send(uid, effect)
                         if effect.buttons and effect.seq and ref is not None:
                             conv.prompt = Prompt(ref, effect.text, effect.seq)
@@ -235,10 +239,12 @@ class Runtime:
                     case LogSession():
                         await self.store.log_session(uid, effect)
                     case SendPhoto():
+                        self.budget.note()
                         await self.transport.send_photo(uid, effect)
                     case EraseUser():
                         await self._erase(uid)
             for close in closing:
+                self.budget.note()
                 await self.transport.close_prompt(uid, close)
         finally:
             # Wait for the side work even if something failed, then raise its first failure.

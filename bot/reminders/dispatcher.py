@@ -9,6 +9,8 @@ transaction, so delivery is at-most-once), drops what is too late, and hands the
   clock because it protects Telegram's real-time limit);
 * per chat: at most one attempt per ``per_chat_interval`` seconds (measured with ``clock``,
   waited with ``sleep``);
+* room left by conversations: ``before_send``, if given, is awaited before every attempt
+  (the runtime's :class:`~bot.engine.budget.SendBudget`, so replies come first);
 * flood control: when ``send`` raises :class:`FloodWait`, ALL sending pauses for
   ``retry_after`` seconds and the same reminder is tried again (Telegram did not deliver
   it, so the retry can neither lose nor duplicate it).
@@ -86,6 +88,7 @@ class ReminderDispatcher:
         batch: int = 500,
         concurrency: int = 8,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         if rate_per_second <= 0 or batch <= 0 or concurrency <= 0:
             raise ValueError("rate_per_second, batch and concurrency must be positive")
@@ -93,6 +96,7 @@ class ReminderDispatcher:
         self._send = send
         self._clock = clock
         self._sleep = sleep
+        self._before_send = before_send
         self._per_chat_interval = per_chat_interval
         self._late_limit = late_limit
         self._batch = batch
@@ -184,6 +188,8 @@ class ReminderDispatcher:
             await self._wait_for_chat(due.user_id)
             await self._wait_for_flood()
             await self._limiter.acquire()
+            if self._before_send is not None:
+                await self._before_send()
             if self._paused_until > self._clock():
                 continue  # a FloodWait began while this one queued for the limiter
             self._last_attempt[due.user_id] = self._clock()
