@@ -213,7 +213,12 @@ METHOD = """\
   the stand-in's clock with one `clock` call (good to a few ms; no figure uses it). One run
   whatever `--runs` says (the other scenarios: {runs}): it lasts N / `REMINDER_RATE` seconds
   (80 s for 2,000) and the rate is set by the bot's limiter, not by the machine's speed (the
-  bot uses a few % of a core), so repeating it mostly repeats the same figure.
+  bot uses a few % of a core), so repeating it mostly repeats the same figure. A second burst
+  ({talk_reminders:,} reminders, the same set-up) has {talkers} people in a session meanwhile: brought to
+  the first screening question before it, they start 2 s into the burst and answer five
+  questions each, reading {talk_low:g}-{talk_high:g} s before every tap (about Telegram's 1 message/s per
+  chat, as each tap brings a message and an edit). Reply latency = tap queued → next question
+  recorded; the reminders' rate over that burst shows how much room they gave up.
 - **Figures** are medians over the runs (percentiles per run, nearest rank); the memory
   figures and the reminder burst are one run each."""
 
@@ -255,7 +260,8 @@ def markdown(sections: list[Section], cfg: Config, command: str, seconds: float)
         max_rate=cfg.telegram_max_rate, reminder_rate=cfg.reminder_rate, reminders=cfg.reminder_users,
         lead=cfg.reminder_lead, tail=cfg.reminder_tail, runs=cfg.runs,
         think_low=cfg.button_think[0], think_high=cfg.button_think[1], button_users=cfg.button_users,
-        press_rate=cfg.button_users / sum(cfg.button_think) * 2), ""]
+        press_rate=cfg.button_users / sum(cfg.button_think) * 2, talk_reminders=cfg.talk_reminders,
+        talkers=cfg.burst_talkers, talk_low=cfg.talk_think[0], talk_high=cfg.talk_think[1]), ""]
     return "\n".join(out)
 
 
