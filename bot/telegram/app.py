@@ -32,7 +32,9 @@ COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "tim
             "privacy", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 MAX_CONCURRENT_UPDATES = 256
-HTTP_CONNECTIONS = 64
+# As many connections as updates in flight (PTB's own default pool is 256 too): a press sends
+# its reply and its acknowledgement at once, and a smaller pool queued replies under load.
+HTTP_CONNECTIONS = 256
 
 
 class BotApplication(Application):  # type: ignore[type-arg]

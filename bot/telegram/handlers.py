@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Message, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -127,10 +127,11 @@ class Handlers:
 
     @staticmethod
     async def _answer(query: CallbackQuery, text: str | None) -> None:
+        """Best effort: an unanswered press only spins a little longer on the user's phone."""
         try:
             await query.answer(text)
-        except BadRequest as exc:  # the query is too old to answer: nothing is lost
-            log.debug("callback not answered: %s", exc.message)
+        except TelegramError as exc:  # too old, already answered, network: nothing is lost
+            log.debug("callback not answered: %s", type(exc).__name__)
 
     # ------------------------------------------------------------ errors
     async def on_error(self, update: object, context: Context) -> None:
@@ -142,9 +143,9 @@ class Handlers:
             return
         if update.effective_chat.type != update.effective_chat.PRIVATE:
             return
+        if update.callback_query is not None:  # unless it was acknowledged before the failure
+            await self._answer(update.callback_query, None)
         try:
-            if update.callback_query is not None:
-                await update.callback_query.answer()
             await context.bot.send_message(update.effective_chat.id,
                                            self.texts(update).get("system.error"))
         except Exception as exc:  # the apology itself failed: nothing more to do

@@ -17,7 +17,7 @@ from telegram.request import BaseRequest, RequestData
 
 
 class AiohttpRequest(BaseRequest):
-    def __init__(self, *, connections: int = 64, read_timeout: float | None = 5.0,
+    def __init__(self, *, connections: int = 256, read_timeout: float | None = 5.0,
                  connect_timeout: float = 5.0, write_timeout: float = 5.0,
                  media_write_timeout: float = 20.0) -> None:
         self._connections = connections

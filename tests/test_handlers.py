@@ -1,0 +1,53 @@
+"""The Telegram handlers' error path, with PTB's own update objects and a recording bot."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from bot.telegram.handlers import Handlers
+from tests.harness import ChatClient
+
+PRESS = {
+    "update_id": 7,
+    "callback_query": {
+        "id": "q1",
+        "chat_instance": "c",
+        "data": "v1|1|agree",
+        "from": {"id": 42, "is_bot": False, "first_name": "Ann"},
+        "message": {"message_id": 3, "date": 1_700_000_000, "text": "Shall we start?",
+                    "chat": {"id": 42, "type": "private", "first_name": "Ann"}},
+    },
+}
+
+
+class RecordingBot:
+    """Enough of ``telegram.Bot`` for the error handler; answering a press can be made to fail."""
+
+    defaults = None
+
+    def __init__(self, answered_already: bool) -> None:
+        self.answered_already = answered_already
+        self.sent: list[tuple[int, str]] = []
+
+    async def answer_callback_query(self, callback_query_id: str, **_: Any) -> bool:
+        if self.answered_already:  # what Telegram says to a second answer
+            raise BadRequest("Query is too old and response timeout expired or query id is invalid")
+        return True
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> None:
+        self.sent.append((chat_id, text))
+
+
+async def test_a_failed_press_gets_the_apology_even_if_it_was_acknowledged(client: ChatClient) -> None:
+    handlers = Handlers(client.runtime, client.runtime.engine.bundle, client.runtime.engine.detector)
+    for answered_already in (True, False):
+        bot = RecordingBot(answered_already)
+        update = Update.de_json(PRESS, bot)  # type: ignore[arg-type]
+        context = SimpleNamespace(error=RuntimeError("boom"), bot=bot)
+        await handlers.on_error(update, context)  # type: ignore[arg-type]
+        assert bot.sent == [(42, "Sorry, something went wrong on my side. Send /start to begin again, "
+                                 "or /help.")]
