@@ -610,6 +610,13 @@ def _make_due(db: Path, due: float) -> int:
         connection.close()
 
 
+def _send_rate(times: Sequence[float]) -> float | None:
+    """Messages per second over sorted send times: the rate of the intervals between them."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
 def _busiest_second(times: Sequence[float]) -> int:
     """The most messages in any 1-second window (sliding)."""
     best = start = 0
@@ -707,7 +714,7 @@ async def reminder_burst(cfg: Config, work: Path) -> Section:
     reached = len(expected & set(per_user))
     strangers = sum(k for c, k in per_user.items() if c not in expected)
     times = sorted(t for _, t in run.events)
-    achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    achieved = _send_rate(times)
     share = None if achieved is None else achieved / rate * 100
     flood_429 = int(run.stats.get("flood_429", 0))
     attempts = int(run.stats["calls"].get("sendmessage", 0))
@@ -763,7 +770,7 @@ async def _talk_during_burst(cfg: Config, work: Path, section: Section) -> list[
     n, talkers = cfg.talk_reminders, cfg.burst_talkers
     run = await _burst_run(cfg, _dir(work, "reminders-talk"), n, talkers)
     times = sorted(t for _, t in run.events)
-    rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    rate = _send_rate(times)
     got = len(set(run.ids) & {c for c, _ in run.events})
     p50 = percentile(run.replies, 50) * 1000 if run.replies else None
     p99 = percentile(run.replies, 99) * 1000 if run.replies else None
