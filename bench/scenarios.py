@@ -128,6 +128,11 @@ def fmt_runs(values: Sequence[float], digits: int = 0) -> str:
     return ", ".join(f"{v:.{digits}f}" for v in values)
 
 
+def fmt_cpu(cpu: dict[str, float]) -> str:
+    """CPU use per process, as read by :class:`CpuMeter` (1.0 = one core)."""
+    return ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+
+
 # ------------------------------------------------------------------ driving helpers
 
 
@@ -222,7 +227,7 @@ async def start_burst(cfg: Config, work: Path) -> Section:
                     f"driver injected {result['injected']} updates in "
                     f"{result['inject_seconds'] * 1000:.0f} ms "
                     f"({inject_rate:,.0f}/s); CPU (1.0 = one core): "
-                    + ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+                    + fmt_cpu(cpu)
                     + (f"; {failure_note(result)}" if result["failed"] else ""))
     handled = [r for rs in rates.values() for r in rs]
     if injection and handled:
@@ -506,7 +511,7 @@ async def holds(cfg: Config, work: Path) -> list[Section]:
                 f"{concurrent} in a hold at once at the last hold's start; "
                 f"lateness p50 {late_p50[-1]:.0f} ms, p99 {late_p99[-1]:.0f} ms, "
                 f"max {max(late) * 1000:.0f} ms, min {min(late) * 1000:.0f} ms; CPU "
-                + ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+                + fmt_cpu(cpu)
                 + (f"; {failure_note(result)}" if result["failed"] else ""))
 
         # 5. emergencies: red flags from some users while the others' holds run
@@ -544,7 +549,7 @@ async def holds(cfg: Config, work: Path) -> list[Section]:
                 f"{len(flagged)} red flags spread over {window_end - window_start:.1f} s, {mid_hold} of them "
                 f"sent mid-hold; urgent message p50 {urgent_p50[-1]:.0f} ms, p99 {urgent_p99[-1]:.0f} ms, "
                 f"max {max(times) * 1000:.0f} ms; CPU "
-                + ", ".join(f"{name} {use:.2f}" for name, use in cpu.items())
+                + fmt_cpu(cpu)
                 + "".join(f"; {failure_note(r)}" for r in (held, urgent) if r["failed"]))
             if run + 1 < cfg.runs:  # the survivors' holds end before they are walked on
                 await asyncio.sleep(max(0.0, base + ramp + hold + 1.0 - time.monotonic()))
@@ -738,7 +743,7 @@ async def reminder_burst(cfg: Config, work: Path) -> Section:
                    f"{percentile(gaps, 99) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms; busiest second "
                    f"{_busiest_second(times)} messages")
     detail += (f"; sendMessage calls {attempts}, flood-control 429s {flood_429}; lost {lost}, users with "
-               f"more than one {duplicates}; CPU " + ", ".join(f"{k} {v:.2f}" for k, v in run.cpu.items()))
+               f"more than one {duplicates}; CPU " + fmt_cpu(run.cpu))
     section.details.append(detail)
     said = _log_lines(run.log, "reminders: sent=", "flood control: pausing", "Rate limit hit", "send failed",
                       "Traceback", "ERROR")
