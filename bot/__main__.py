@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|chat|check|diagram]``.
+"""Command line: ``python -m bot [run|chat|check|diagram|triage-doc]``.
 
 With no command the bot runs on Telegram when a token is configured, and otherwise
 in the terminal.
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="validate the flow, locales and safety rules")
     diagram = sub.add_parser("diagram", help="write the flow as a Mermaid diagram")
     diagram.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
+    triage_doc = sub.add_parser("triage-doc", help="write the triage table a clinician reviews")
+    triage_doc.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -32,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.diagram import write_diagram
 
         return write_diagram(args.output)
+    if args.command == "triage-doc":
+        from bot.triage_doc import write_triage_doc
+
+        return write_triage_doc(args.output)
 
     try:
         settings = Settings()

@@ -27,25 +27,19 @@ def check(flows_dir: Path = FLOWS_DIR, out: TextIO = sys.stdout, err: TextIO = s
         print(f"{len(errors)} problem(s) found", file=err)
         return 1
     flow = bundle.flow
-    transitions = sum(1 for e in edges(flow) if e.kind in ("choice", "timer", "call"))
+    transitions = sum(1 for e in edges(bundle) if e.kind in ("choice", "timer", "call", "report"))
     texts = sum(len(loc.texts.entries) for loc in bundle.locales.values())
     print(f"OK: flow {flow.id!r} v{flow.version}: {len(flow.states)} states, {transitions} "
-          f"transitions, {texts} texts in {len(bundle.locales)} language(s); safety rules hold",
-          file=out)
+          f"transitions, {texts} texts in {len(bundle.locales)} language(s), "
+          f"{len(bundle.triage.signs)} triage signs; safety rules hold", file=out)
     return 0
 
 
 def _check_data_files(flows_dir: Path) -> list[FlowError]:
-    """The detector lexicon and the emergency-number table are flow data too."""
-    from bot.safety.detector import load_detector
+    """The emergency-number table is flow data too (the lexicons are checked with triage)."""
     from bot.safety.emergency import EmergencyNumbers
 
     problems: list[FlowError] = []
-    for path in sorted((flows_dir / "detector").glob("*.yaml")):
-        try:
-            load_detector(path)
-        except ValueError as exc:
-            problems.append(FlowError(path, None, str(exc)))
     numbers = flows_dir / "emergency_numbers.yaml"
     if numbers.exists():
         try:

@@ -12,8 +12,9 @@ from bot.engine.runtime import Runtime, Transport
 from bot.flow.loader import FlowBundle, load_bundle
 from bot.reminders.store import ReminderStore
 from bot.safety.detection import Detector
-from bot.safety.detector import default_detector
+from bot.safety.detector import load_detector
 from bot.safety.emergency import default_numbers
+from bot.safety.triage import Triage
 from bot.services import Services
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore
@@ -26,13 +27,25 @@ class Core:
     store: SqliteStore
 
 
-def build_engine(bundle: FlowBundle, *, time_scale: float = 1.0,
-                 detector: Detector | None = None) -> Engine:
+def load_detectors(bundle: FlowBundle) -> dict[str, Detector]:
+    """Every lexicon under ``flows/detector/``, by language. Compiling takes a moment: once."""
+    folder = bundle.flow_source.file.parent / "detector"
+    detectors = [load_detector(path) for path in sorted(folder.glob("*.yaml"))]
+    return {detector.language: detector for detector in detectors}
+
+
+def build_triage(bundle: FlowBundle, detectors: dict[str, Detector] | None = None) -> Triage:
+    return Triage(bundle.triage, detectors or load_detectors(bundle))
+
+
+def build_engine(bundle: FlowBundle, *, time_scale: float = 1.0, triage: Triage | None = None,
+                 clock: Callable[[], float] = time.time) -> Engine:
     return Engine(
         bundle,
-        detector or default_detector(),
+        triage or build_triage(bundle),
         numbers=default_numbers(),
         time_scale=time_scale,
+        clock=clock,
     )
 
 
@@ -44,7 +57,7 @@ def build_core(settings: Settings) -> Core:
 
 def build_services(core: Core, clock: Callable[[], float] = time.time) -> Services:
     reminders = ReminderStore(core.store.connection)
-    return Services(core.bundle, core.engine.detector, core.store, reminders, clock=clock)
+    return Services(core.bundle, core.store, reminders, clock=clock)
 
 
 def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runtime:

@@ -14,6 +14,7 @@ from transitions.extensions.diagrams import GraphMachine
 
 from bot.flow.graph import edges
 from bot.flow.loader import FlowBundle, load_bundle
+from bot.safety.triage_rules import LOCKING
 
 ANYWHERE = "any_state"
 URGENT_STYLE = {"fillcolor": "#f8d7da", "color": "#b02a37", "stroke-width": "3px"}
@@ -21,18 +22,23 @@ PATH_STYLE = {"fillcolor": "#fff3cd", "color": "#997404"}
 
 
 def mermaid(bundle: FlowBundle) -> str:
-    flow, safety = bundle.flow, bundle.safety
+    flow, triage = bundle.flow, bundle.triage
+    urgent = triage.tiers.emergency.outcome
     transitions: list[dict[str, Any]] = []
-    for edge in edges(flow):
-        if edge.kind in ("choice", "timer", "call"):
-            label = edge.label if edge.dest != safety.urgent_state else f"{edge.label} (RED FLAG)"
+    for edge in edges(bundle):
+        if edge.kind in ("choice", "timer", "call", "report"):
+            label = edge.label if edge.dest != urgent else f"{edge.label} (RED FLAG)"
             transitions.append({"trigger": label, "source": edge.source, "dest": edge.dest})
     i = flow.interrupts
-    for label, dest in (("red flag typed", i.emergency), ("warning sign button or /redflags", i.warning),
-                        ("unsure mention typed", i.unsure), ("sharp pain typed", i.stop_now),
-                        ("clinician mention typed", i.clinician), ("/stop or Stop button", i.stop)):
+    typed = [(f"{tier.value.replace('_', ' ')} sign typed", triage.tiers.rule(tier).outcome)
+             for tier in LOCKING]
+    for label, dest in (*typed, ("warning sign button or /redflags", i.warning),
+                        ("hedged red-flag mention typed", i.confirm),
+                        ("question about a sign", i.info), ("/stop or Stop button", i.stop)):
         transitions.append({"trigger": label, "source": ANYWHERE, "dest": dest})
-    transitions.append({"trigger": "/start when locked", "source": ANYWHERE, "dest": i.locked})
+    for label, dest in (("/start, may say cleared", i.locked), ("/start, too early", i.wait),
+                        ("/start, same day", i.rest)):
+        transitions.append({"trigger": label, "source": ANYWHERE, "dest": dest})
     states = [ANYWHERE, *flow.states]
     machine = GraphMachine(states=states, transitions=transitions, initial=flow.start,
                            auto_transitions=False, graph_engine="mermaid",
@@ -41,11 +47,11 @@ def mermaid(bundle: FlowBundle) -> str:
     node_styles["urgent"] = URGENT_STYLE
     node_styles["to_urgent"] = PATH_STYLE
     # Highlight the urgent state and every state one step away from it by a flow choice.
-    to_urgent = {t["source"] for t in transitions if t["dest"] == safety.urgent_state}
+    to_urgent = {t["source"] for t in transitions if t["dest"] == urgent}
     graph = machine.model_graphs[id(machine)]
     for name in to_urgent - {ANYWHERE}:
         graph.set_node_style(name, "to_urgent")
-    graph.set_node_style(safety.urgent_state, "urgent")
+    graph.set_node_style(urgent, "urgent")
     source: str = machine.get_graph().draw(None)
     return source
 

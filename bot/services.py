@@ -6,7 +6,7 @@ effects. Their buttons use prompt number 0 (they never replace the flow's curren
 question) and choice ids starting with ``rm_``, ``tz_`` or ``del_``.
 
 Safety still comes first: free text reaches a feature (a typed time, a city) only when
-the red-flag detector found nothing in it.
+triage found nothing in it, and no reminder is set while a safety outcome holds.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from bot.flow.loader import FlowBundle
 from bot.flow.texts import Texts
 from bot.progress.model import SessionRecord
 from bot.progress.summary import summarize
-from bot.reminders.parse import parse_time, resolve_timezone, zone_for
+from bot.reminders.parse import parse_time, resolve_timezone
 from bot.reminders.schedule import ReminderRule
 from bot.reminders.store import Reminder, ReminderStore, TooManyReminders
-from bot.safety.detection import Detector
+from bot.safety import hold as holds
+from bot.safety.triage import Action, Assessment
+from bot.safety.triage_rules import Tier
 from bot.store.base import Store
 from bot.store.records import Conversation, Profile
 
@@ -56,24 +58,24 @@ class Outcome:
 
 
 class Services:
-    def __init__(self, bundle: FlowBundle, detector: Detector, store: Store,
-                 reminders: ReminderStore, *, clock: Callable[[], float]) -> None:
+    def __init__(self, bundle: FlowBundle, store: Store, reminders: ReminderStore, *,
+                 clock: Callable[[], float]) -> None:
         self.bundle = bundle
-        self.detector = detector
         self.store = store
         self.reminders = reminders
         self.clock = clock
 
     # ------------------------------------------------------------ routing
-    def claims(self, event: Event, conv: Conversation) -> bool:
+    def claims(self, event: Event, conv: Conversation, assessment: Assessment) -> bool:
+        """Whether a feature takes the event; typed text only when triage found nothing."""
         match event:
             case Command(name=name):
                 return name in COMMANDS
             case Choose(seq=0, choice=choice):
                 return choice.startswith(PREFIXES)
-            case Text(text=text):
+            case Text(kind="message"):
                 asking = conv.ctx.get("asking", "")
-                return (asking.startswith(PREFIXES) and not self.detector.detect(text).alarming)
+                return asking.startswith(PREFIXES) and assessment.action is Action.NONE
         return False
 
     async def handle(self, event: Event, conv: Conversation, profile: Profile) -> Outcome:
@@ -149,7 +151,7 @@ class Services:
     # ------------------------------------------------------------ reminders
     async def _remind_command(self, conv: Conversation, profile: Profile, texts: Texts,
                               args: str) -> Outcome:
-        if profile.locked_sign:
+        if holds.active(profile.hold, self.bundle.triage, self.clock(), holds.zone_of(profile)):
             return Outcome([Send(texts.get("remind.locked"))])
         conv.ctx.pop("changing", None)
         if args.lower() == "off":
@@ -246,7 +248,7 @@ class Services:
     # ------------------------------------------------------------ progress
     async def _progress(self, profile: Profile, texts: Texts) -> list[Effect]:
         now = datetime.fromtimestamp(self.clock(), UTC)
-        zone = user_zone(profile)
+        zone = holds.zone_of(profile)
         since = self.clock() - (PROGRESS_DAYS + 1) * 86400
         records = [SessionRecord(datetime.fromtimestamp(s.started_at, UTC), s.outcome,
                                  s.pain_before, s.pain_after)
@@ -262,16 +264,26 @@ class Services:
         return [SendPhoto(png, caption)]
 
     # ------------------------------------------------------------ reminder messages
+    def paused(self, profile: Profile) -> bool:
+        """Whether a safety outcome holds, so no reminder goes out (noted, to say so later)."""
+        if holds.active(profile.hold, self.bundle.triage, self.clock(), holds.zone_of(profile)):
+            assert profile.hold is not None
+            profile.paused_by = profile.hold.tier
+            return True
+        return False
+
     def nudge(self, profile: Profile, reminder_id: int) -> Send:
+        """The reminder; the first one after a safety pause says why they are back."""
         texts = self.bundle.texts(profile.language)
-        return Send(texts.get("remind.nudge"), (
+        text = texts.get("remind.nudge")
+        if profile.paused_by is not None:
+            tier = Tier(profile.paused_by)
+            text = f"{texts.get(self.bundle.triage.tiers.rule(tier).resume)}\n\n{text}"
+            profile.paused_by = None
+        return Send(text, (
             Button(f"rm_start_{reminder_id}", texts.get("remind.start")),
             Button(f"rm_snooze_{reminder_id}", texts.get("remind.snooze")),
             Button(f"rm_skip_{reminder_id}", texts.get("remind.skip"))))
-
-
-def user_zone(profile: Profile) -> tzinfo:
-    return zone_for(profile.timezone) if profile.timezone else UTC
 
 
 def _render(records: list[SessionRecord], now: datetime, zone: tzinfo, texts: Texts) -> bytes:
@@ -287,4 +299,4 @@ def _render(records: list[SessionRecord], now: datetime, zone: tzinfo, texts: Te
     return render_chart(records, now, zone, labels, PROGRESS_DAYS)
 
 
-__all__ = ["COMMANDS", "Outcome", "Reminder", "Services", "user_zone"]
+__all__ = ["COMMANDS", "Outcome", "Reminder", "Services"]

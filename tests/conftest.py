@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.components import build_triage
 from bot.flow.loader import FlowBundle, load_bundle
-from bot.safety.detection import Detector
-from bot.safety.detector import default_detector
+from bot.safety.triage import Triage
 from tests.harness import ChatClient, RecordingTransport, make_runtime
 
 
@@ -17,14 +17,14 @@ def bundle() -> FlowBundle:
 
 
 @pytest.fixture(scope="session")
-def detector() -> Detector:
-    return default_detector()
+def triage(bundle: FlowBundle) -> Triage:
+    return build_triage(bundle)
 
 
 @pytest.fixture
-async def client(bundle: FlowBundle, detector: Detector, tmp_path: Path
+async def client(bundle: FlowBundle, triage: Triage, tmp_path: Path
                  ) -> AsyncIterator[ChatClient]:
-    runtime, transport = make_runtime(bundle, detector, tmp_path / "bot.db")
+    runtime, transport = make_runtime(bundle, triage, tmp_path / "bot.db")
     await runtime.start()
     yield ChatClient(runtime, transport)
     await runtime.close()

@@ -8,12 +8,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from bot.components import Core, build_engine, build_services
 from bot.engine.events import Button, Choose, ClosePrompt, Command, Send, SendPhoto, Start, Text
 from bot.engine.runtime import RecipientGone, Runtime
 from bot.flow.loader import FlowBundle
-from bot.safety.detection import Detector
+from bot.safety.triage import Triage
 from bot.store.sqlite import SqliteStore
 
 
@@ -86,9 +87,10 @@ class ChatClient:
         self._mark = len(self.messages)
         self.toasts += await self.runtime.dispatch(Command(self.user_id, name, args))
 
-    async def send(self, text: str) -> None:
+    async def send(self, text: str, kind: Literal["message", "caption", "edited"] = "message"
+                   ) -> None:
         self._mark = len(self.messages)
-        self.toasts += await self.runtime.dispatch(Text(self.user_id, text))
+        self.toasts += await self.runtime.dispatch(Text(self.user_id, text, kind))
 
     async def click(self, label: str, prompt: Sent | None = None) -> None:
         prompt = prompt or self.last_prompt()
@@ -116,9 +118,9 @@ class ChatClient:
         return any(text.casefold() in t.casefold() for t in self.texts)
 
 
-def make_runtime(bundle: FlowBundle, detector: Detector, db: Path, *, time_scale: float = 0.005,
+def make_runtime(bundle: FlowBundle, triage: Triage, db: Path, *, time_scale: float = 0.005,
                  clock: Callable[[], float] = time.time) -> tuple[Runtime, RecordingTransport]:
-    engine = build_engine(bundle, time_scale=time_scale, detector=detector)
+    engine = build_engine(bundle, time_scale=time_scale, triage=triage, clock=clock)
     transport = RecordingTransport()
     core = Core(bundle, engine, SqliteStore(db))
     services = build_services(core, clock)

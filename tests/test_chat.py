@@ -48,9 +48,9 @@ async def test_chat_completes_a_session(tmp_path: Path) -> None:
     term = await start_chat(tmp_path)
     await term.expect("[1] I understand, let's start")
     await term.type("1")
-    for _ in range(7):
-        await term.expect("[2] No")
-        await term.type("No")  # the label works as well as the number
+    for _ in range(4):
+        await term.expect("] None of these")
+        await term.type("None of these")  # the label works as well as the number
     await term.expect("the worst imaginable")
     await term.type("3")  # the label 3 on the 0-10 scale, not the third button
     await term.expect("[1] Standard")

@@ -45,19 +45,45 @@ def test_the_real_flow_passes() -> None:
 RULES = [
     pytest.param("lower_back.yaml", "  welcome:\n    say:", "  welcome:\n    colour: red\n    say:",
                  "unknown key", 1, id="unknown-key"),
-    pytest.param("lower_back.yaml", "to: screen_weakness}", "to: screen_wekness}",
-                 "unknown state 'screen_wekness'", 0, id="unknown-target"),
-    pytest.param("lower_back.yaml", "ask: screen.osteoporosis", "ask: screen.osteoporosys",
-                 "text 'screen.osteoporosys' is missing from locale 'en'", 0, id="missing-text"),
+    pytest.param("lower_back.yaml", "to: screen_cauda, set:", "to: screen_kauda, set:",
+                 "unknown state 'screen_kauda'", 0, id="unknown-target"),
+    pytest.param("lower_back.yaml", "ask: locked.ask", "ask: locked.asks",
+                 "text 'locked.asks' is missing from locale 'en'", 0, id="missing-text"),
     pytest.param("lower_back.yaml", "holds: {short: 15, standard: 20, long: 30}",
                  "holds: {short: 15, standard: 20, long: 35}",
                  "outside the declared range 15-30", 0, id="hold-out-of-range"),
-    pytest.param("lower_back.yaml", "  clinician_end:\n", "  orphan:\n    kind: end\n    outcome: x\n"
-                 "    say: [stopped.done]\n  clinician_end:\n", "unreachable from the start", 0,
+    pytest.param("lower_back.yaml", "  stopped:\n", "  orphan:\n    kind: end\n    outcome: x\n"
+                 "    say: [stopped.done]\n  stopped:\n", "unreachable from the start", 0,
                  id="unreachable"),
     pytest.param("lower_back.yaml", "      - {id: skip, label: btn.skip_to_twist, to: twist_left_position}\n",
                  "      - {id: skip, label: btn.skip_to_twist, to: dead_end}\n  dead_end:\n"
                  "    ask: ktc.both_offer\n", "no way out", 1, id="dead-end"),
+    pytest.param("lower_back.yaml",
+                 "to: pain_after}\n      - {id: pain, label: btn.sharp_pain, report: sharp_pain}",
+                 "to: pain_after}\n      - {id: pain, label: btn.sharp_pain, report: sharp_pains}",
+                 "unknown sign 'sharp_pains'", 1, id="unknown-sign"),
+    pytest.param("lower_back.yaml", "    group: back\n", "    group: bak\n",
+                 "unknown screening group 'bak'", 0, id="unknown-group"),
+    pytest.param("lower_back.yaml", "    say: [$message, pain.advice]", "    say: [$mesage, pain.advice]",
+                 "unknown text '$mesage'", 0, id="unknown-dynamic-text"),
+    # flows/triage.yaml, checked both ways against the flow, the locales and the lexicons
+    pytest.param("triage.yaml", "    question: triage.question.fever\n",
+                 "    question: triage.question.fevers\n",
+                 "signs.fever.question: text 'triage.question.fevers' is missing from locale 'en'",
+                 0, id="triage-missing-text"),
+    pytest.param("triage.yaml", "    detect: [iv_drugs]", "    detect: [iv_drug]",
+                 "signs.iv_drugs.detect.0: no rule 'iv_drug' in the lexicon en.yaml", 0,
+                 id="triage-unknown-detector-rule"),
+    pytest.param("triage.yaml", "    outcome: clinician_first\n", "    outcome: clinician_frst\n",
+                 "tiers.clinician.outcome: unknown state 'clinician_frst'", 0,
+                 id="triage-unknown-outcome"),
+    pytest.param("triage.yaml", "    source: [girft]\n", "    source: [grift]\n",
+                 "unknown source 'grift'", 0, id="triage-unknown-source"),
+    pytest.param("triage.yaml", "  cauda_equina:\n    question: triage.group.cauda_equina\n",
+                 "  extra:\n    question: triage.group.cauda_equina\n    signs: [fever]\n"
+                 "  cauda_equina:\n    question: triage.group.cauda_equina\n",
+                 "groups.extra: no screen state in the flow asks this group", 0,
+                 id="triage-group-not-asked"),
 ]
 
 
@@ -70,27 +96,33 @@ def test_rule(tmp_path: Path, file: str, old: str, new: str, message: str, line_
     assert message in err, err
 
 
-def test_safety_emergency_must_reach_urgent_care(tmp_path: Path) -> None:
-    flows, line = broken_copy(tmp_path, "lower_back.yaml", "  emergency: urgent_care",
-                              "  emergency: pain_stop")
+def test_a_lexicon_rule_no_sign_uses_is_reported_in_the_lexicon(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "triage.yaml", "    detect: [iv_drugs]\n",
+                           "    detect: [steroids]\n")
     code, err = run_check(flows)
     assert code == 1
-    assert f"lower_back.yaml:{line}: interrupts.emergency: an emergency report must lead to" in err
+    assert "detector/en.yaml:" in err
+    assert "signs.iv_drugs: no sign of flows/triage.yaml detects with this rule" in err
 
 
-def test_safety_red_flag_question_must_lead_to_urgent_care(tmp_path: Path) -> None:
-    flows, _ = broken_copy(tmp_path, "lower_back.yaml",
-                           '{id: "yes", label: btn.yes, to: urgent_care, set: {sign: leg_weakness}}\n'
-                           '      - {id: "no", label: btn.no, to: screen_numbness}',
-                           '{id: "yes", label: btn.yes, to: screen_numbness}\n'
-                           '      - {id: "no", label: btn.no, to: screen_numbness}')
+def test_a_sign_the_screening_never_asks_is_reported(tmp_path: Path) -> None:
+    listed = "    signs: [fever, cancer_history, weight_loss, steroids, immunosuppression"
+    flows, _ = broken_copy(tmp_path, "triage.yaml", listed + ", iv_drugs]", listed + "]")
     code, err = run_check(flows)
     assert code == 1
-    assert "states.screen_weakness: a 'yes' to this red-flag question must go to 'urgent_care'" in err
+    line = (flows / "triage.yaml").read_text(encoding="utf-8").split("\n").index("  iv_drugs:") + 1
+    assert f"triage.yaml:{line}: signs.iv_drugs: not asked by the screening" in err
+
+
+def test_safety_warning_check_must_reach_urgent_care(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "lower_back.yaml", "  warning: rf_cauda ", "  warning: rf_clear ")
+    code, err = run_check(flows)
+    assert code == 1
+    assert "interrupts.warning: the warning-sign check starting at 'rf_clear' can never reach" in err
 
 
 def test_safety_no_exercise_without_screening(tmp_path: Path) -> None:
-    agree = "{id: agree, label: btn.agree, to: screen_bladder, set: {session: start}}"
+    agree = "{id: agree, label: btn.agree, to: screen_cauda, set: {session: start}}"
     flows, _ = broken_copy(tmp_path, "lower_back.yaml", agree, agree + "\n"
                            "      - {id: skip, label: btn.skip_to_twist, to: prepare}")
     code, err = run_check(flows)
@@ -109,14 +141,31 @@ def test_safety_hold_outside_the_article_range(tmp_path: Path) -> None:
 
 
 def test_safety_no_exercise_after_urgent_care(tmp_path: Path) -> None:
-    flows, _ = broken_copy(tmp_path, "lower_back.yaml", "    say: [urgent.now]\n",
-                           "    say: [urgent.now]\n    choices:\n"
+    flows, _ = broken_copy(tmp_path, "lower_back.yaml", "    tags: [urgent]\n    say: [$message]\n",
+                           "    tags: [urgent]\n    say: [$message]\n    choices:\n"
                            "      - {id: again, label: btn.start_over, to: ktc_left_position}\n")
     code, err = run_check(flows)
     assert code == 1
-    assert "states.urgent_care: leads to an exercise: urgent_care --again--> ktc_left_position" in err
+    assert ("states.urgent_care: leads to an exercise while its outcome holds: "
+            "urgent_care --again--> ktc_left_position") in err
 
 
+def test_safety_clinician_outcome_needs_the_clearance_guard(tmp_path: Path) -> None:
+    """Without the clearance choice lifting the outcome, the gate leads back to the stretches."""
+    flows, _ = broken_copy(tmp_path, "lower_back.yaml",
+                           "to: recheck_sign, set: {clear: \"yes\"}}", "to: recheck_sign}")
+    code, err = run_check(flows)
+    assert code == 1
+    assert "states.clinician_first: leads to an exercise while its outcome holds: clinician_first" in err
+    assert "--cleared--> recheck_sign --no--> welcome" in err
+
+
+def test_safety_a_triage_outcome_must_say_its_message_first(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "lower_back.yaml", "    say: [$message, pain.advice]",
+                           "    say: [pain.advice, $message]")
+    code, err = run_check(flows)
+    assert code == 1
+    assert "states.pain_stop.say: a triage outcome says the sign's $message first" in err
 def test_locale_schema_error_names_the_locale_file(tmp_path: Path) -> None:
     flows, line = broken_copy(tmp_path, "locales/en.yaml", "language: en", "language: en\nlanguge: en")
     code, err = run_check(flows)

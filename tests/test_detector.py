@@ -7,6 +7,7 @@ Run with ``-s`` to see the report table (it is also part of any failure message)
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -16,13 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.safety.detection import (
-    CLINICIAN_SIGNS,
-    EMERGENCY_SIGNS,
-    STOP_SIGNS,
-    Detection,
-    Outcome,
-)
+from bot.safety.detection import NOTHING, UNREADABLE, Detector, Reading, Status
 from bot.safety.detector import (
     KeywordDetector,
     default_detector,
@@ -30,28 +25,35 @@ from bot.safety.detector import (
     load_detector,
 )
 from bot.safety.text_fuzzy import osa_distance
+from bot.safety.text_normalize import normalize
 
 CORPUS_PATH = Path(__file__).parent / "data" / "redflag_corpus.yaml"
 LEXICON_PATH = default_lexicon_path("en")
+TRIAGE_PATH = Path(__file__).resolve().parents[1] / "flows" / "triage.yaml"
 
 # Targets, fixed before measuring.
-EMERGENCY_RECALL = 1.0  # every emergency phrase caught at once or after one question
-PLAIN_AT_ONCE = 0.90  # plain (un-hedged) emergency reports alarmed without a question
-EMERGENCY_SIGN_ACCURACY = 0.90  # caught emergency phrases naming a labelled sign
-STOP_RECALL = 0.90
-CLINICIAN_RECALL = 0.85
-NEGATIVE_EMERGENCY = 0.05
-NEGATIVE_UNSURE = 0.10
-NEGATIVE_ANY_ALARM = 0.15
-TIMING_ROUNDS = 20
+EMERGENCY_RECALL = 1.0  # every emergency phrase caught, at once or after one question
+URGENT_RECALL = 1.0
+PLAIN_AT_ONCE = 0.90  # plain (expect: definite) emergency/urgent reports DEFINITE at once
+CLINICIAN_RECALL = 0.95
+STOP_RECALL = 0.95
+NEGATIVE_DEFINITE_SEVERE = 0.01  # DEFINITE emergency/urgent mentions on negatives
+NEGATIVE_ANY_MENTION = 0.08  # any DEFINITE or HEDGED mention on negatives
+QUESTION_RIGHT_SIGN = 0.80  # questions naming a sign that give QUESTION for it
+MAX_MEAN_MS = 1.0
+TIMING_ROUNDS = 10
 
-URGENCY = {
-    Outcome.EMERGENCY: 0,
-    Outcome.UNSURE: 1,
-    Outcome.STOP_NOW: 2,
-    Outcome.CLINICIAN: 3,
-    Outcome.NONE: 4,
+SECTIONS = ("emergency", "urgent", "clinician", "stop_today", "negative")
+TIERS: dict[str, str] = {
+    sign: str(rule["tier"])
+    for sign, rule in yaml.safe_load(TRIAGE_PATH.read_text(encoding="utf-8"))["signs"].items()
 }
+SEVERITY = {"emergency": 0, "urgent": 1, "clinician": 2, "stop_today": 3}
+REPORTED = frozenset({Status.DEFINITE, Status.HEDGED})
+
+
+def severity(sign: str) -> int:
+    return SEVERITY[TIERS[sign]]
 
 
 # --- the corpus ------------------------------------------------------------------------
@@ -59,7 +61,7 @@ URGENCY = {
 
 @dataclass(frozen=True)
 class Case:
-    section: str  # emergency | stop_now | clinician | negative
+    section: str  # a tier name, or negative
     text: str
     signs: tuple[str, ...] = ()
     expect: str = ""
@@ -75,33 +77,67 @@ class Case:
 def load_corpus() -> list[Case]:
     data = yaml.safe_load(CORPUS_PATH.read_text(encoding="utf-8"))
     cases = []
-    for section in ("emergency", "stop_now", "clinician", "negative"):
+    for section in SECTIONS:
         for entry in data[section]:
             sign = entry.get("sign", ())
+            severe = section in {"emergency", "urgent"}
             cases.append(
                 Case(
                     section=section,
                     text=str(entry["text"]),
                     signs=(sign,) if isinstance(sign, str) else tuple(sign),
-                    expect=entry.get("expect", "emergency" if section == "emergency" else ""),
+                    expect=entry.get("expect", "definite" if severe else ""),
                     kind=entry.get("kind", ""),
                 )
             )
     return cases
 
 
-def caught(case: Case, found: Detection) -> bool:
+def _reported(reading: Reading, up_to: int, status: frozenset[Status] = REPORTED) -> bool:
+    """A mention with one of ``status`` of a sign at least as severe as tier ``up_to``."""
+    return any(m.status in status and severity(m.sign) <= up_to for m in reading.mentions)
+
+
+def _named(case: Case, reading: Reading, status: frozenset[Status] = REPORTED) -> bool:
+    return any(reading.status(sign) in status for sign in case.signs)
+
+
+def caught(case: Case, reading: Reading) -> bool:
     """Whether the detector did enough for this phrase (see the corpus header)."""
-    if case.section == "emergency":
-        return found.outcome is Outcome.EMERGENCY or (
-            found.outcome is Outcome.UNSURE and found.sign in case.signs
-        )
-    if case.section == "stop_now":
-        return found.outcome in {Outcome.STOP_NOW, Outcome.EMERGENCY, Outcome.UNSURE}
+    if case.section in {"emergency", "urgent"}:
+        definite = frozenset({Status.DEFINITE})
+        return _reported(reading, SEVERITY["urgent"], definite) or _named(case, reading)
     if case.section == "clinician":
-        exact = found.outcome is Outcome.CLINICIAN and found.sign in case.signs
-        return exact or URGENCY[found.outcome] < URGENCY[Outcome.CLINICIAN]
-    return found.outcome is Outcome.NONE
+        return _named(case, reading) or _reported(reading, SEVERITY["urgent"])
+    if case.section == "stop_today":
+        return _reported(reading, SEVERITY["stop_today"])
+    return not any(m.status in REPORTED for m in reading.mentions)
+
+
+def at_once(case: Case, reading: Reading) -> bool:
+    """Caught with a DEFINITE mention: no confirming question needed."""
+    definite = frozenset({Status.DEFINITE})
+    if case.section in {"emergency", "urgent"}:
+        return _reported(reading, SEVERITY["urgent"], definite)
+    if case.section == "clinician":
+        return _named(case, reading, definite) or _reported(reading, SEVERITY["urgent"], definite)
+    return _reported(reading, SEVERITY["stop_today"], definite)
+
+
+def _right_sign(case: Case, reading: Reading) -> bool:
+    return _named(case, reading)
+
+
+def _definite_severe(_case: Case, reading: Reading) -> bool:
+    return _reported(reading, SEVERITY["urgent"], frozenset({Status.DEFINITE}))
+
+
+def _any_mention(_case: Case, reading: Reading) -> bool:
+    return any(m.status in REPORTED for m in reading.mentions)
+
+
+def _question(case: Case, reading: Reading) -> bool:
+    return _named(case, reading, frozenset({Status.QUESTION}))
 
 
 # --- the report ------------------------------------------------------------------------
@@ -112,34 +148,17 @@ class Tally:
     """Results for one category of the corpus."""
 
     name: str
-    results: list[tuple[Case, Detection]] = field(default_factory=list)
+    results: list[tuple[Case, Reading]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return len(self.results)
 
-    def share(self, test: Callable[[Case, Detection], bool]) -> float:
-        return sum(test(case, found) for case, found in self.results) / self.n if self.n else 0.0
+    def share(self, test: Callable[[Case, Reading], bool]) -> float:
+        return self.count(test) / self.n if self.n else 0.0
 
-    def count(self, test: Callable[[Case, Detection], bool]) -> int:
-        return sum(test(case, found) for case, found in self.results)
-
-
-def _outcome_is(*outcomes: Outcome) -> Callable[[Case, Detection], bool]:
-    return lambda _case, found: found.outcome in outcomes
-
-
-def _right_sign(case: Case, found: Detection) -> bool:
-    return found.sign in case.signs
-
-
-def _at_once(case: Case, found: Detection) -> bool:
-    urgent = {
-        "emergency": {Outcome.EMERGENCY},
-        "stop_now": {Outcome.STOP_NOW, Outcome.EMERGENCY},
-        "clinician": {Outcome.CLINICIAN, Outcome.STOP_NOW, Outcome.EMERGENCY},
-    }[case.section]
-    return found.outcome in urgent
+    def count(self, test: Callable[[Case, Reading], bool]) -> int:
+        return sum(test(case, reading) for case, reading in self.results)
 
 
 @dataclass
@@ -148,29 +167,44 @@ class Report:
     mean_ms: float
     table: str = ""
 
-    def section(self, prefix: str) -> Tally:
+    def section(self, prefix: str, test: Callable[[Case], bool] = lambda _c: True) -> Tally:
         merged = Tally(prefix)
         for name, tally in self.tallies.items():
             if name.startswith(prefix + "/"):
-                merged.results.extend(tally.results)
+                merged.results.extend(r for r in tally.results if test(r[0]))
         return merged
 
     def misses(self, prefix: str) -> list[str]:
         return [
-            f"  {case.text!r} -> {found.outcome.value} {found.sign or ''}".rstrip()
-            for case, found in self.section(prefix).results
-            if not caught(case, found)
+            f"  {case.text!r} -> {_describe(reading)}"
+            for case, reading in self.section(prefix).results
+            if not caught(case, reading)
         ]
 
-    def fail_message(self, headline: str, prefix: str) -> str:
-        return "\n".join([headline, self.table, "misread:", *self.misses(prefix)])
+    def fail_message(self, headline: str, *prefixes: str) -> str:
+        misses = [line for prefix in prefixes for line in self.misses(prefix)]
+        return "\n".join([headline, self.table, "misread:", *misses])
+
+
+def _describe(reading: Reading) -> str:
+    if reading.failed:
+        return "UNREADABLE"
+    return ", ".join(f"{m.sign}:{m.status.value}" for m in reading.mentions) or "nothing"
+
+
+def _plain(case: Case) -> bool:
+    return case.expect == "definite"
+
+
+def _names_a_sign(case: Case) -> bool:
+    return case.kind == "question" and bool(case.signs)
 
 
 def build_report(detector: KeywordDetector, cases: list[Case]) -> Report:
     tallies: dict[str, Tally] = {}
     for case in cases:
         tallies.setdefault(case.category, Tally(case.category)).results.append(
-            (case, detector.detect(case.text))
+            (case, detector.read(case.text))
         )
     report = Report(tallies, _mean_ms(detector, [case.text for case in cases]))
     report.table = _table(report)
@@ -181,7 +215,7 @@ def _mean_ms(detector: KeywordDetector, texts: list[str]) -> float:
     start = time.perf_counter()
     for _ in range(TIMING_ROUNDS):
         for text in texts:
-            detector.detect(text)
+            detector.read(text)
     return (time.perf_counter() - start) * 1000 / (TIMING_ROUNDS * len(texts))
 
 
@@ -189,51 +223,43 @@ def _table(report: Report) -> str:
     lines = [
         "",
         "Red-flag detector on tests/data/redflag_corpus.yaml",
-        f"{'positives':<34}{'n':>4}{'recall':>9}{'at once':>9}{'sign ok':>9}",
+        f"{'positives':<36}{'n':>4}{'caught':>9}{'at once':>9}{'sign ok':>9}",
     ]
-    for section in ("emergency", "stop_now", "clinician"):
+    for section in SECTIONS[:-1]:
         names = sorted(name for name in report.tallies if name.startswith(section + "/"))
         for name in [*names, section]:
             tally = report.tallies[name] if name in report.tallies else report.section(name)
             label = f"  {name}" if "/" in name else f"{name} (all)"
             lines.append(
-                f"{label:<34}{tally.n:>4}{tally.share(caught):>9.0%}"
-                f"{tally.share(_at_once):>9.0%}{tally.share(_right_sign):>9.0%}"
+                f"{label:<36}{tally.n:>4}{tally.share(caught):>9.0%}"
+                f"{tally.share(at_once):>9.0%}{tally.share(_right_sign):>9.0%}"
             )
-    plain = _plain_emergencies(report)
+    for section in ("emergency", "urgent"):
+        plain = report.section(section, _plain)
+        lines.append(
+            f"plain {section} reports DEFINITE at once: {plain.count(at_once)}/{plain.n}"
+            f" ({plain.share(at_once):.0%})"
+        )
     lines.append(
-        f"plain emergency reports alarmed at once: {plain.count(_at_once)}/{plain.n}"
-        f" ({plain.share(_at_once):.0%})"
-    )
-    lines.append(
-        f"{'negatives (false alarms)':<34}{'n':>4}{'EMERG':>9}{'UNSURE':>9}"
-        f"{'STOP':>9}{'CLIN':>9}"
+        f"{'negatives (false alarms)':<36}{'n':>4}{'DEF E/U':>9}{'any D/H':>9}{'QUEST':>9}"
     )
     names = sorted(name for name in report.tallies if name.startswith("negative/"))
     for name in [*names, "negative"]:
         tally = report.tallies[name] if name in report.tallies else report.section(name)
         label = f"  {name}" if "/" in name else "negative (all)"
+        question = Tally(name, [r for r in tally.results if r[0].signs])
         lines.append(
-            f"{label:<34}{tally.n:>4}"
-            + "".join(
-                f"{tally.share(_outcome_is(outcome)):>9.0%}"
-                for outcome in (Outcome.EMERGENCY, Outcome.UNSURE, Outcome.STOP_NOW,
-                                Outcome.CLINICIAN)
-            )
+            f"{label:<36}{tally.n:>4}{tally.share(_definite_severe):>9.0%}"
+            f"{tally.share(_any_mention):>9.0%}{question.share(_question):>9.0%}"
         )
+    questions = report.section("negative", _names_a_sign)
+    lines.append(
+        f"questions naming a sign that give QUESTION for it: "
+        f"{questions.count(_question)}/{questions.n} ({questions.share(_question):.0%})"
+    )
     total = sum(tally.n for tally in report.tallies.values())
-    lines.append(f"corpus: {total} phrases; mean detect() time {report.mean_ms:.3f} ms/message")
+    lines.append(f"corpus: {total} phrases; mean read() time {report.mean_ms:.3f} ms/message")
     return "\n".join(lines)
-
-
-def _plain_emergencies(report: Report) -> Tally:
-    tally = Tally("plain")
-    tally.results = [
-        (case, found)
-        for case, found in report.section("emergency").results
-        if case.expect == "emergency"
-    ]
-    return tally
 
 
 @pytest.fixture(scope="module")
@@ -245,11 +271,25 @@ def detector() -> KeywordDetector:
 def report(detector: KeywordDetector) -> Report:
     built = build_report(detector, load_corpus())
     print(built.table)
-    for prefix in ("emergency", "stop_now", "clinician", "negative"):
+    for prefix in SECTIONS:
         misses = built.misses(prefix)
         if misses:
             print(f"misread ({prefix}):", *misses, sep="\n")
     return built
+
+
+# --- the lexicon and the triage rules ---------------------------------------------------
+
+
+def test_lexicon_signs_are_the_triage_signs(detector: KeywordDetector) -> None:
+    assert detector.signs == frozenset(TIERS)
+
+
+def test_detector_satisfies_the_protocol(detector: KeywordDetector) -> None:
+    reader: Detector = detector
+    assert reader.language == "en"
+    assert "bladder_bowel" in reader.signs
+    assert reader.read("ready") == NOTHING
 
 
 # --- corpus shape --------------------------------------------------------------------------
@@ -257,117 +297,136 @@ def report(detector: KeywordDetector) -> Report:
 
 def test_corpus_is_big_enough_and_well_labelled() -> None:
     cases = load_corpus()
-    assert len(cases) >= 200
-    per_sign = {sign: 0 for sign in EMERGENCY_SIGNS}
+    assert len(cases) >= 600
+    per_sign = dict.fromkeys(TIERS, 0)
+    kinds = {"negated", "question", "stretch", "chat", "resolved_past", "other_person", "number"}
     for case in cases:
-        if case.section == "emergency":
-            assert case.expect in {"emergency", "emergency_or_confirm"}, case
-            assert set(case.signs) <= set(EMERGENCY_SIGNS), case
-            per_sign[case.signs[0]] += 1
-        elif case.section == "stop_now":
-            assert set(case.signs) <= set(STOP_SIGNS), case
-        elif case.section == "clinician":
-            assert set(case.signs) <= set(CLINICIAN_SIGNS), case
-        else:
-            assert case.kind in {"negated", "question", "stretch", "chat"}, case
-    for sign in ("bladder_bowel", "leg_weakness", "leg_numbness"):
-        assert per_sign[sign] >= 12, sign
-    for sign in ("saddle_numbness", "both_legs", "urinary_retention"):
-        assert per_sign[sign] >= 6, sign
-    sections = [case.section for case in cases]
-    assert sections.count("stop_now") >= 15
-    assert sections.count("clinician") >= 15
-    assert sections.count("negative") >= 60
-    assert any(case.expect == "emergency_or_confirm" for case in cases)
+        assert set(case.signs) <= set(TIERS), case
+        if case.section == "negative":
+            assert case.kind in kinds, case
+            continue
+        assert case.signs, case
+        assert TIERS[case.signs[0]] == case.section, case
+        if case.section in {"emergency", "urgent"}:
+            assert case.expect in {"definite", "hedged_ok"}, case
+        per_sign[case.signs[0]] += 1
+    assert min(per_sign.values()) >= 5, per_sign
+    negatives = [case for case in cases if case.section == "negative"]
+    for kind in kinds:
+        assert sum(case.kind == kind for case in negatives) >= 5, kind
+    assert any(case.expect == "hedged_ok" for case in cases)
 
 
 # --- measured figures ------------------------------------------------------------------
 
 
-def test_every_emergency_phrase_is_caught(report: Report) -> None:
-    recall = report.section("emergency").share(caught)
-    assert recall >= EMERGENCY_RECALL, report.fail_message(
-        f"emergency recall {recall:.1%} < {EMERGENCY_RECALL:.0%}", "emergency"
+@pytest.mark.parametrize(("section", "target"), [("emergency", EMERGENCY_RECALL),
+                                                 ("urgent", URGENT_RECALL),
+                                                 ("clinician", CLINICIAN_RECALL),
+                                                 ("stop_today", STOP_RECALL)])
+def test_recall(report: Report, section: str, target: float) -> None:
+    recall = report.section(section).share(caught)
+    assert recall >= target, report.fail_message(
+        f"{section} recall {recall:.1%} < {target:.0%}", section
     )
 
 
-def test_plain_emergency_reports_alarm_at_once(report: Report) -> None:
-    share = _plain_emergencies(report).share(_at_once)
+def test_plain_reports_are_definite_at_once(report: Report) -> None:
+    plain = report.section("emergency", _plain)
+    plain.results.extend(report.section("urgent", _plain).results)
+    share = plain.share(at_once)
     assert share >= PLAIN_AT_ONCE, report.fail_message(
-        f"plain emergency reports alarmed at once {share:.1%} < {PLAIN_AT_ONCE:.0%}",
+        f"plain emergency/urgent reports DEFINITE at once {share:.1%} < {PLAIN_AT_ONCE:.0%}",
         "emergency",
+        "urgent",
     )
 
 
-def test_emergency_signs_are_named_right(report: Report) -> None:
-    share = report.section("emergency").share(_right_sign)
-    assert share >= EMERGENCY_SIGN_ACCURACY, report.fail_message(
-        f"emergency sign accuracy {share:.1%} < {EMERGENCY_SIGN_ACCURACY:.0%}", "emergency"
-    )
-
-
-def test_stop_now_recall(report: Report) -> None:
-    recall = report.section("stop_now").share(caught)
-    assert recall >= STOP_RECALL, report.fail_message(
-        f"stop-now recall {recall:.1%} < {STOP_RECALL:.0%}", "stop_now"
-    )
-
-
-def test_clinician_recall(report: Report) -> None:
-    recall = report.section("clinician").share(caught)
-    assert recall >= CLINICIAN_RECALL, report.fail_message(
-        f"clinician recall {recall:.1%} < {CLINICIAN_RECALL:.0%}", "clinician"
-    )
-
-
-def test_negatives_rarely_alarm(report: Report) -> None:
+def test_negatives_rarely_mention_signs(report: Report) -> None:
     negatives = report.section("negative")
-    emergency = negatives.share(_outcome_is(Outcome.EMERGENCY))
-    unsure = negatives.share(_outcome_is(Outcome.UNSURE))
-    alarmed = 1 - negatives.share(_outcome_is(Outcome.NONE))
+    severe = negatives.share(_definite_severe)
+    mentioned = negatives.share(_any_mention)
     problems = []
-    if emergency > NEGATIVE_EMERGENCY:
-        problems.append(f"false EMERGENCY {emergency:.1%} > {NEGATIVE_EMERGENCY:.0%}")
-    if unsure > NEGATIVE_UNSURE:
-        problems.append(f"UNSURE on negatives {unsure:.1%} > {NEGATIVE_UNSURE:.0%}")
-    if alarmed > NEGATIVE_ANY_ALARM:
-        problems.append(f"any alarm on negatives {alarmed:.1%} > {NEGATIVE_ANY_ALARM:.0%}")
+    if severe > NEGATIVE_DEFINITE_SEVERE:
+        problems.append(f"DEFINITE emergency/urgent {severe:.1%} > {NEGATIVE_DEFINITE_SEVERE:.0%}")
+    if mentioned > NEGATIVE_ANY_MENTION:
+        problems.append(f"any mention {mentioned:.1%} > {NEGATIVE_ANY_MENTION:.0%}")
     assert not problems, report.fail_message("; ".join(problems), "negative")
 
 
-# --- behaviour named in the issue --------------------------------------------------------
+def test_questions_are_read_as_questions(report: Report) -> None:
+    questions = report.section("negative", _names_a_sign)
+    share = questions.share(_question)
+    wrong = [
+        f"  {case.text!r} -> {_describe(reading)}"
+        for case, reading in questions.results
+        if not _question(case, reading)
+    ]
+    assert share >= QUESTION_RIGHT_SIGN, "\n".join(
+        [f"questions giving QUESTION {share:.1%} < {QUESTION_RIGHT_SIGN:.0%}", *wrong]
+    )
+
+
+def test_reading_is_fast(report: Report) -> None:
+    assert report.mean_ms < MAX_MEAN_MS, report.table
+
+
+# --- behaviour named in the brief --------------------------------------------------------
+
+DEFINITE, HEDGED, QUESTION = Status.DEFINITE, Status.HEDGED, Status.QUESTION
 
 
 @pytest.mark.parametrize(
-    ("text", "outcome", "sign"),
+    ("text", "sign", "status"),
     [
-        ("no pain but my leg is numb all the way down", Outcome.EMERGENCY, "leg_numbness"),
-        ("my left leg, it went numb all the way down", Outcome.EMERGENCY, "leg_numbness"),
-        ("I can\u2019t feel my foot", Outcome.EMERGENCY, "leg_numbness"),
-        ("I CANT FEEL MY FOOT", Outcome.EMERGENCY, "leg_numbness"),
-        ("i can't feel my foot", Outcome.EMERGENCY, "leg_numbness"),
-        ("electric shocks down my leg", Outcome.EMERGENCY, "leg_numbness"),
-        ("numbnes down my leg", Outcome.EMERGENCY, "leg_numbness"),
-        ("wet myself without noticing", Outcome.EMERGENCY, "bladder_bowel"),
-        ("incontinance", Outcome.EMERGENCY, "bladder_bowel"),
-        ("my leg gave out", Outcome.EMERGENCY, "leg_weakness"),
-        ("cant lift my foot", Outcome.EMERGENCY, "leg_weakness"),
-        ("my groin is numb", Outcome.EMERGENCY, "saddle_numbness"),
-        ("both legs are tingling", Outcome.EMERGENCY, "both_legs"),
-        ("I can't pee", Outcome.EMERGENCY, "urinary_retention"),
-        ("I think my leg might be a bit weak?", Outcome.UNSURE, "leg_weakness"),
-        ("kind of tingly", Outcome.UNSURE, "leg_numbness"),
-        ("numb", Outcome.UNSURE, "leg_numbness"),
-        ("not sure if I can feel my foot properly", Outcome.UNSURE, "leg_numbness"),
-        ("is it bad that my foot is numb?", Outcome.UNSURE, "leg_numbness"),
-        ("something popped and it hurts", Outcome.STOP_NOW, "sharp_pain"),
-        ("it hurts", Outcome.STOP_NOW, "sharp_pain"),
-        ("the pain wakes me up at night", Outcome.CLINICIAN, "night_pain"),
-        ("I had a fall yesterday", Outcome.CLINICIAN, "recent_trauma"),
+        ("no pain but my leg is numb all the way down", "leg_numbness", DEFINITE),
+        ("my left leg, it went numb all the way down", "leg_numbness", DEFINITE),
+        ("I can\u2019t feel my foot", "leg_numbness", DEFINITE),
+        ("I CANT FEEL MY FOOT", "leg_numbness", DEFINITE),
+        ("electric shocks down my leg", "leg_numbness", DEFINITE),
+        ("numbnes down my leg", "leg_numbness", DEFINITE),
+        ("numb\u200bness in my leg", "leg_numbness", DEFINITE),
+        ("nu\u0301mb leg", "leg_numbness", DEFINITE),
+        ("wet myself without noticing", "bladder_bowel", DEFINITE),
+        ("incontinance", "bladder_bowel", DEFINITE),
+        ("bladder control has gone", "bladder_bowel", DEFINITE),
+        ("control of my bladder is gone", "bladder_bowel", DEFINITE),
+        ("didn't make it to the toilet and never felt it", "bladder_bowel", DEFINITE),
+        ("my leg gave out", "leg_weakness", DEFINITE),
+        ("cant lift my foot", "leg_weakness", DEFINITE),
+        ("my leg is getting weaker every day", "leg_weakness_severe", DEFINITE),
+        ("my groin is numb", "saddle_numbness", DEFINITE),
+        ("numb when I wipe", "saddle_numbness", DEFINITE),
+        ("can't get an erection since the back pain", "sexual_dysfunction", DEFINITE),
+        ("both legs are tingling", "both_legs", DEFINITE),
+        ("I can't pee", "urinary_retention", DEFINITE),
+        ("I have to push to pee", "urinary_retention", DEFINITE),
+        ("I think my leg might be a bit weak?", "leg_weakness", HEDGED),
+        ("kind of tingly", "leg_numbness", HEDGED),
+        ("numb", "leg_numbness", HEDGED),
+        ("is it bad that my foot is numb?", "leg_numbness", HEDGED),
+        ("my leg went numb last week", "leg_numbness", HEDGED),
+        ("I had some tingling a few days ago", "leg_numbness", HEDGED),
+        ("I had leg numbness years ago", "leg_numbness", HEDGED),
+        ("my wife says my leg looks weak", "leg_weakness", DEFINITE),
+        ("what counts as saddle numbness?", "saddle_numbness", QUESTION),
+        ("is tingling normal?", "leg_numbness", QUESTION),
+        ("what is cauda equina?", "bladder_bowel", QUESTION),
+        ("something popped and it hurts", "sharp_pain", DEFINITE),
+        ("the pain wakes me up at night", "night_pain", DEFINITE),
+        ("I had a fall yesterday", "recent_injury", DEFINITE),
+        ("I had cancer 10 years ago, all clear now", "cancer_history", DEFINITE),
+        ("I've been on steroids for years", "steroids", DEFINITE),
+        ("I had a slipped disc five years ago", "disc_problem", DEFINITE),
+        ("pain is 8/10", "severe_pain", DEFINITE),
+        ("my back pain is 9 out of 10", "severe_pain", DEFINITE),
+        ("the pain never eases, even lying still", "constant_pain", DEFINITE),
+        ("I've had back pain most days for about a year", "chronic_pain", DEFINITE),
     ],
 )
-def test_named_examples(detector: KeywordDetector, text: str, outcome: Outcome, sign: str) -> None:
-    assert detector.detect(text) == Detection(outcome, sign)
+def test_named_examples(detector: KeywordDetector, text: str, sign: str, status: Status) -> None:
+    reading = detector.read(text)
+    assert reading.status(sign) is status, _describe(reading)
 
 
 @pytest.mark.parametrize(
@@ -379,34 +438,73 @@ def test_named_examples(detector: KeywordDetector, text: str, outcome: Outcome, 
         "never had bladder problems",
         "nothing radiates",
         "no tingling or numbness",
-        "not weak at all",
         "without any numbness",
-        "what do you mean by numbness?",
-        "what counts as weakness?",
-        "is tingling normal?",
         "I feel a gentle stretch",
         "I heard a pop",
-        "my back cracked and feels better",
         "that felt good",
-        "ready",
-        "done",
         "my hamstrings feel tight",
+        "I had numbness in my leg last year but it went away completely",
+        "used to get tingling, not any more",
+        "the weakness cleared up months ago",
+        "I had numbness in my leg last year. It went away completely.",
+        "my mum lost control of her bladder",
+        "my husband's legs are numb",
+        "my friend has a slipped disc",
+        "see you at 7",
+        "I'm 8 weeks pregnant",
+        "pain is about a 2 out of 10 today",
     ],
 )
-def test_named_non_alarms(detector: KeywordDetector, text: str) -> None:
-    assert detector.detect(text) == Detection(Outcome.NONE)
+def test_named_non_mentions(detector: KeywordDetector, text: str) -> None:
+    reading = detector.read(text)
+    assert not any(m.status in REPORTED for m in reading.mentions), _describe(reading)
 
 
-def test_the_most_urgent_finding_wins(detector: KeywordDetector) -> None:
+def test_each_sign_gets_its_strongest_status(detector: KeywordDetector) -> None:
     text = "I had cancer years ago. Ouch that hurts. Also I wet myself without noticing."
-    assert detector.detect(text) == Detection(Outcome.EMERGENCY, "bladder_bowel")
-    assert detector.detect("it hurts and I might be a bit numb") == Detection(
-        Outcome.UNSURE, "leg_numbness"
-    )
+    reading = detector.read(text)
+    assert reading.status("bladder_bowel") is DEFINITE
+    assert reading.status("sharp_pain") is DEFINITE
+    assert reading.status("cancer_history") is DEFINITE
+    signs = [mention.sign for mention in reading.mentions]
+    assert len(signs) == len(set(signs))
+    order = list(TIERS)  # the lexicon lists signs in the order of flows/triage.yaml
+    assert signs == sorted(signs, key=order.index)
+    mixed = detector.read("is numbness bad? my foot is a bit numb. my leg is numb")
+    assert mixed.status("leg_numbness") is DEFINITE
 
 
 def test_self_answered_question_with_no(detector: KeywordDetector) -> None:
-    assert detector.detect("Numbness? None. Tingling? No.") == Detection(Outcome.NONE)
+    assert detector.read("Numbness? None. Tingling? No.") == NOTHING
+
+
+def test_ongoing_wins_over_the_past(detector: KeywordDetector) -> None:
+    assert detector.read("my leg has been numb since last week").status("leg_numbness") is (
+        DEFINITE
+    )
+    text = "the pain went away but now my leg is numb"
+    assert detector.read(text).status("leg_numbness") is DEFINITE
+
+
+# --- normalization -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "plain"),
+    [
+        ("numb\u200bness", "numbness"),
+        ("numb\u200cness", "numbness"),
+        ("numb\u200dness", "numbness"),
+        ("numb\u2060ness", "numbness"),
+        ("\ufeffnumbness", "numbness"),
+        ("numb\u00adness", "numbness"),
+        ("nu\u0301mb", "numb"),
+        ("n\u00fcmb", "numb"),
+        ("Caf\u00e9", "cafe"),
+    ],
+)
+def test_invisible_characters_and_accents_are_dropped(typed: str, plain: str) -> None:
+    assert normalize(typed) == plain
 
 
 # --- robustness --------------------------------------------------------------------------
@@ -414,6 +512,7 @@ def test_self_answered_question_with_no(detector: KeywordDetector) -> None:
 
 def _odd_inputs() -> Iterable[str]:
     yield from ["", " ", "\n\n", "?", "...", ",,,", "😀" * 50, "\x00\x01", "‮rtl", "ﬁ"]
+    yield from ["\u200b" * 20, "\u0301" * 30, "\ufeff", "8/10/10/10", "10" * 500]
     yield "a" * 10_000
     yield "numbness " * 1_200
     yield ("my leg is numb, " * 700)[:10_000]
@@ -421,35 +520,35 @@ def _odd_inputs() -> Iterable[str]:
     yield "NO" * 5_000
     yield "🦵 is numb 🦶"
     rng = random.Random(20240611)
-    alphabet = "abcdefghijklmnopqrstuvwxyz  ,.?!'\u2019😀éß\n0123456789"
+    alphabet = "abcdefghijklmnopqrstuvwxyz  ,.?!'\u2019😀éß\n0123456789/\u200b\u0301"
     for _ in range(300):
         yield "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
 
 
 @pytest.mark.parametrize("text", list(_odd_inputs()))
-def test_never_raises_and_returns_a_valid_detection(
-    detector: KeywordDetector, text: str
+def test_never_raises_and_returns_a_valid_reading(detector: KeywordDetector, text: str) -> None:
+    reading = detector.read(text)
+    assert isinstance(reading, Reading)
+    assert not reading.failed
+    signs = [mention.sign for mention in reading.mentions]
+    assert len(signs) == len(set(signs))
+    assert set(signs) <= detector.signs
+
+
+def test_internal_errors_read_as_unreadable_and_log_no_text(
+    detector: KeywordDetector, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    found = detector.detect(text)
-    assert isinstance(found, Detection)
-    if found.outcome is Outcome.NONE:
-        assert found.sign is None
-    elif found.outcome in {Outcome.EMERGENCY, Outcome.UNSURE}:
-        assert found.sign in EMERGENCY_SIGNS
-    elif found.outcome is Outcome.STOP_NOW:
-        assert found.sign in STOP_SIGNS
-    else:
-        assert found.sign in CLINICIAN_SIGNS
+    def broken(text: str) -> Reading:
+        raise RuntimeError(f"boom on {text}")
 
-
-def test_internal_errors_ask_instead_of_ignoring(
-    detector: KeywordDetector, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(_text: str) -> Detection:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(detector, "_detect", broken)
-    assert detector.detect("numb") == Detection(Outcome.UNSURE)  # ask, never silently ignore
+    monkeypatch.setattr(detector, "_read", broken)
+    secret = "my secret numb leg"
+    with caplog.at_level(logging.ERROR):
+        assert detector.read(secret) == UNREADABLE  # ask, never silently ignore
+    assert "RuntimeError" in caplog.text
+    assert str(len(secret)) in caplog.text
+    assert "secret" not in caplog.text
+    assert all(record.exc_info is None for record in caplog.records)
 
 
 # --- typo tolerance ------------------------------------------------------------------------
@@ -469,11 +568,13 @@ def test_osa_distance(a: str, b: str, distance: int) -> None:
     "word",
     ["single", "towel", "number", "numbers", "week", "weekly", "fewer", "share", "stood",
      "leaning", "sleeping", "grown", "angle", "shook", "lighting", "cancel", "tutor",
-     "stuff", "staff", "drugs", "slips", "parts", "during", "bell", "going", "feeling"],
+     "stuff", "staff", "drugs", "slips", "parts", "during", "bell", "going", "feeling",
+     "discount", "answer", "stereo", "injection"],
 )
 def test_common_words_are_not_read_as_symptoms(detector: KeywordDetector, word: str) -> None:
-    assert detector.detect(f"my {word}") == Detection(Outcome.NONE)
-    assert detector.detect(f"{word} in my leg") == Detection(Outcome.NONE)
+    for text in (f"my {word}", f"{word} in my leg"):
+        reading = detector.read(text)
+        assert not any(m.status in REPORTED for m in reading.mentions), (text, reading)
 
 
 SYSTEM_WORDS = Path("/usr/share/dict/words")
@@ -488,7 +589,9 @@ TERM_FORMS = frozenset(
         "paralyses", "paralytic", "paralyze", "paralyzes", "poohing", "pricking", "prickle",
         "prickled", "pricklier", "scrotums", "sensations", "shoot", "testicle", "tingeing",
         "tinglings", "toilets", "travelings", "urinates", "urination", "vaginae", "vaginal",
-        "vulvae", "vulvas", "vibrations", "weaken",
+        "vulvae", "vulvas", "vibrations", "weaken", "bulged", "bulges", "carcinomas",
+        "carcinomata", "herniae", "lymphomas", "malignantly", "melanomas", "metastasize",
+        "metastasizes", "sarcomas", "transplanted", "transplants", "undercarriages",
     ]
 )
 
@@ -509,7 +612,7 @@ def test_dictionary_words_are_not_corrected_into_terms(detector: KeywordDetector
 
 
 def test_short_words_get_no_typo_tolerance(detector: KeywordDetector) -> None:
-    assert detector.detect("my leg is nmb") == Detection(Outcome.NONE)
+    assert detector.read("my leg is nmb") == NOTHING
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -538,17 +641,18 @@ def _line_of(path: Path, needle: str) -> int:
 @pytest.mark.parametrize(
     ("old", "new", "key", "line_of"),
     [
-        ("  fever:\n    rules:", "  fevr:\n    rules:", "signs.fevr", "fevr:"),
+        ("  fever:\n    rules:", "  fever:\n    rulez:", "signs.fever.rulez", "rulez:"),
         ("language: en", "languag: en", "(document).languag", "languag:"),
         ("      - {all: [fever]}", "      - {all: [fevre]}", "signs.fever.rules[0].all", "fevre"),
-        ("negation_window: 6", "negation_window: six", "cues.negation_window", "six"),
+        ("negation_window: 6", "negation_window: six", "cues.negation_window",
+         "negation_window: six"),
         ("same_first_letter: true", "same_first_letter: 3", "fuzzy.same_first_letter", ": 3"),
         ('"{cannot} lift",', '"{canot} lift",', "concepts.weak_with_leg.terms", "{canot}"),
         ("  sharp_pain:\n    rules:", "  sharp_pain:\n    partial: []\n    rules:",
          "signs.sharp_pain.partial", "partial: []"),
-        ("  night_pain:\n    rules:\n      - {all: [night_strong]}\n"
-         "      - {all: [night_wake, [pain_any, night]]}\n", "",
-         "signs", "signs:"),
+        ("  osteoporosis:\n    history: counts", "  osteoporosis:\n    history: always",
+         "signs.osteoporosis.history", "history: always"),
+        ("  first_person: [", "  first_persons: [", "cues.first_persons", "first_persons:"),
     ],
 )
 def test_config_errors_name_file_key_and_line(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.engine.events import TimerFired
 from bot.flow.loader import FlowBundle
-from bot.safety.detection import Detector
+from bot.safety.triage import Triage
 from tests.harness import ChatClient, make_runtime
 
-SCREENING = 7  # yes/no questions before the exercises
+SCREENING = 4  # screening lists ("None of these") before the pain rating
 EXERCISE_WORDS = ("knee", "twist", "in position", "hold for")
 
 
@@ -20,7 +21,7 @@ async def through_screening(client: ChatClient) -> None:
     await client.start()
     await client.click("let's start")
     for _ in range(SCREENING):
-        await client.click("No")
+        await client.click("None of these")
     await client.click("4")  # pain before, 0-10
 
 
@@ -70,50 +71,67 @@ async def test_hold_length_choice(client: ChatClient) -> None:
     assert "Hold for 30 seconds" in client.texts[-1]
 
 
-@pytest.mark.parametrize("question", [0, 1, 2])
-async def test_each_red_flag_answer_goes_to_urgent_care(client: ChatClient, question: int) -> None:
+@pytest.mark.parametrize(("lists", "button", "opening"), [
+    (0, "Leaking or accidents", "Get emergency help now"),
+    (0, "Numb between the legs", "Get emergency help now"),
+    (1, "Both legs affected", "Get emergency help now"),
+    (1, "Numbness down a leg", "Get medical help now"),
+])
+async def test_each_red_flag_answer_goes_to_urgent_care(client: ChatClient, lists: int,
+                                                        button: str, opening: str) -> None:
+    now = [1_000_000.0]
+    client.runtime.engine.clock = lambda: now[0]
     await client.start()
     await client.click("let's start")
-    for _ in range(question):
-        await client.click("No")
+    for _ in range(lists):
+        await client.click("None of these")
     at = len(client.texts)
-    await client.click("Yes")
-    urgent, country = client.messages[at:]
-    assert "get medical help now" in urgent.text and "nerve compression" in urgent.text
+    await client.click(button)
+    urgent, mistap, country = client.messages[at:]
+    assert urgent.text.startswith(opening)  # the action first
     assert "112" in urgent.text and "911" in urgent.text and "999" in urgent.text
     assert urgent.buttons == ()  # it comes first and alone, no exercise buttons
+    assert [b.label for b in mistap.buttons] == ["I tapped it by mistake"]
     assert "Which country" in country.text
     await client.click("Germany")
     assert client.texts[-1] == "Saved: Germany. Emergency number: 112."
     await client.start()  # the next session starts with the urgent advice, now for Germany
-    assert "urgent medical assessment" in client.texts[-1] and "112" in client.texts[-1]
-    assert "911" not in client.texts[-1]
+    assert "112" in client.texts[-1] and "911" not in client.texts[-1]
+    assert "from tomorrow at" in client.texts[-1]  # "cleared" is not accepted yet
+    assert client.messages[-1].buttons == ()
+    now[0] += 25 * 3600
+    await client.start()
     await client.click("Not yet")
-    assert "get assessed first" in client.texts[-1]
+    assert "get checked first" in client.texts[-1]
     await client.start()
     await client.click("cleared")
+    await client.click("No")  # the reported sign is asked again first
     assert "Shall we start?" in client.texts[-1]
 
 
-@pytest.mark.parametrize(("question", "expect"), [
-    (3, "known disc problem"), (4, "severe osteoporosis"), (5, "recent spinal injury"),
-    (6, "wakes you from sleep"),
+@pytest.mark.parametrize(("lists", "button", "expect"), [
+    (2, "Known disc problem", "a known disc problem"),
+    (2, "Severe osteoporosis", "severe osteoporosis"),
+    (2, "Recent fall or injury", "a recent fall, accident or injury"),
+    (2, "Pain wakes me at night", "pain that wakes you at night"),
+    (3, "Fever or unwell", "a fever or feeling unwell"),
 ])
-async def test_contraindications_end_without_exercise(client: ChatClient, question: int,
-                                                      expect: str) -> None:
+async def test_clinician_first_signs_end_without_exercise(client: ChatClient, lists: int,
+                                                          button: str, expect: str) -> None:
     await client.start()
     await client.click("let's start")
-    for _ in range(question):
-        await client.click("No")
-    await client.click("Yes")
-    assert expect in client.texts[-1]
-    assert "physician" in client.texts[-1]
+    for _ in range(lists):
+        await client.click("None of these")
+    await client.click(button)
+    assert expect in client.texts[-2]
+    assert "physician or physical therapist" in client.texts[-2]
     end = len(client.texts)
-    # Pressing on: an old button, typing a label, /stop.
-    await client.click("No", client.messages[end - 2])
+    # Pressing on: an old button, typing a label, /stop, /start.
+    await client.click("None of these", client.messages[end - 3])
     await client.send("I'm in position")
-    await client.send("No")
+    await client.send("None of these")
     await client.command("stop")
+    await client.start()
     assert exercise_messages(client, end) == []
     assert "This question has moved on." in client.toasts
 
@@ -133,11 +151,11 @@ async def test_warning_button_mid_hold_pauses_and_asks(client: ChatClient) -> No
     await into_hold(client)
     await client.click("Warning sign")
     asked_at = len(client.texts)
-    assert "bladder or bowels" in client.texts[-1]
+    assert "Leaking urine or stools" in client.texts[-1]
     await asyncio.sleep(0.4)
     assert client.texts[asked_at:] == []  # the hold was paused, nothing of it arrives
-    for _ in range(4):
-        await client.click("No")
+    for _ in range(2):
+        await client.click("None of these")
     assert client.saw("No warning signs today")
     await client.click("Continue")
     assert "Tap when you're in position" in client.texts[-1]  # back to the same stretch
@@ -148,8 +166,11 @@ async def test_pain_after_a_stretch_stops_the_session(client: ChatClient) -> Non
     await client.wait_for("slowly return your leg")
     await client.click("sharp pain")
     end = len(client.texts)
-    assert "beyond its safe limit" in client.texts[-1]
+    assert client.texts[-1].startswith("Stop the stretch now")
+    assert "no more stretches today" in client.texts[-1]
     await client.send("I'm in position")
+    await client.start()  # the same day: no new session
+    assert "no more stretches today" in client.texts[-1]
     assert exercise_messages(client, end) == []
 
 
@@ -158,7 +179,7 @@ async def test_why_does_it_pop_returns_to_where_the_user_was(client: ChatClient)
     await client.click("Why does it pop")
     assert client.saw("facet joints") and client.saw("synovial fluid") and client.saw("bubble")
     await client.click("let's start")
-    assert "bladder" in client.texts[-1]
+    assert "Leaking urine" in client.texts[-1]
 
 
 async def test_stale_button_is_answered_and_changes_nothing(client: ChatClient) -> None:
@@ -175,26 +196,26 @@ async def test_red_flag_typed_mid_hold(client: ChatClient) -> None:
     await into_hold(client)
     await client.send("my left leg went numb all the way down to my foot")
     at = len(client.texts)
-    assert "get medical help now" in client.texts[-2]
+    assert client.texts[-2].startswith("Get medical help now")
     await asyncio.sleep(0.4)
     assert client.texts[at:] == []  # nothing of the hold arrives afterwards
     await client.send("I'm in the UK")
     assert client.texts[-1] == "Saved: United Kingdom. Emergency number: 999, 112."
     await client.start()  # the next session starts with the urgent advice
-    assert "urgent medical assessment" in client.texts[-1]
+    assert "A doctor should check that straight away" in client.texts[-1]
     assert exercise_messages(client, at) == []
 
 
-async def test_restart_mid_hold_resumes(bundle: FlowBundle, detector: Detector,
+async def test_restart_mid_hold_resumes(bundle: FlowBundle, triage: Triage,
                                         tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    runtime, transport = make_runtime(bundle, detector, db, time_scale=0.02)  # 20 s -> 0.4 s
+    runtime, transport = make_runtime(bundle, triage, db, time_scale=0.02)  # 20 s -> 0.4 s
     await runtime.start()
     client = ChatClient(runtime, transport)
     await into_hold(client, "Standard")
     await runtime.close()  # the process goes away mid-hold
 
-    fresh, transport2 = make_runtime(bundle, detector, db, time_scale=0.02)
+    fresh, transport2 = make_runtime(bundle, triage, db, time_scale=0.02)
     await fresh.start()
     try:
         resumed = ChatClient(fresh, transport2)
@@ -236,8 +257,8 @@ async def test_free_text_without_meaning_points_to_the_buttons(client: ChatClien
 async def test_typed_label_works_like_a_button(client: ChatClient) -> None:
     await client.start()
     await client.send("I understand, let's start")
-    await client.send("no")
-    assert "sudden weakness" in client.texts[-1]
+    await client.send("none of these")
+    assert "Sudden weakness in a leg" in client.texts[-1]
 
 
 async def test_country_command_any_time(client: ChatClient) -> None:
@@ -254,7 +275,8 @@ async def test_unsure_mention_after_the_session_can_be_answered_no(client: ChatC
     await client.start()
     await client.command("stop")
     await client.send("my foot feels kind of tingly maybe")
-    assert "do you have" in client.texts[-1].lower()
+    assert "in the last few weeks" in client.texts[-1].lower()
+    assert "right now" not in client.texts[-1].lower()
     await client.click("No")
     assert "Send /start whenever" in client.texts[-1]
 
@@ -273,9 +295,11 @@ async def test_sessions_are_logged_with_pain_ratings(client: ChatClient) -> None
     await into_hold(client, "Standard")
     await client.wait_for("slowly return your leg")
     await client.click("sharp pain")
+    now = time.time() + 86400  # the next day: stop-today is over
+    client.runtime.engine.clock = lambda: now
     await client.start()
     await client.click("let's start")
-    await client.click("Yes")  # a red flag
+    await client.click("Leaking or accidents")  # a red flag
     sessions = await client.runtime.store.sessions(client.user_id, 0)
     assert [(s.outcome, s.pain_before, s.pain_after) for s in sessions] == [
         ("pain", 4, None), ("red_flag", None, None)]

@@ -43,7 +43,7 @@ class RecordingBot:
 
 
 async def test_a_failed_press_gets_the_apology_even_if_it_was_acknowledged(client: ChatClient) -> None:
-    handlers = Handlers(client.runtime, client.runtime.engine.bundle, client.runtime.engine.detector)
+    handlers = Handlers(client.runtime, client.runtime.engine.bundle)
     for answered_already in (True, False):
         bot = RecordingBot(answered_already)
         update = Update.de_json(PRESS, bot)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 
 from bot.engine.events import Choose
 from bot.flow.loader import FlowBundle
-from bot.safety.detection import Detector
+from bot.safety.triage import Triage
 from tests.harness import ChatClient, make_runtime
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()  # a Tuesday
@@ -26,10 +26,10 @@ class Clock:
 
 
 @pytest.fixture
-async def timed(bundle: FlowBundle, detector: Detector, tmp_path: Path
+async def timed(bundle: FlowBundle, triage: Triage, tmp_path: Path
                 ) -> AsyncIterator[tuple[ChatClient, Clock]]:
     clock = Clock()
-    runtime, transport = make_runtime(bundle, detector, tmp_path / "bot.db", clock=clock)
+    runtime, transport = make_runtime(bundle, triage, tmp_path / "bot.db", clock=clock)
     await runtime.start()
     yield ChatClient(runtime, transport), clock
     await runtime.close()
@@ -123,10 +123,35 @@ async def test_no_reminders_while_locked_after_an_emergency(timed: tuple[ChatCli
     await remind_in_utc(client, "09:01")
     await client.send("I peed myself without noticing")
     await client.command("remind", "10:00")
-    assert "paused until a clinician has cleared you" in client.texts[-1]
+    assert "Reminders are paused for now" in client.texts[-1]
     clock.now += 120
     await asyncio.sleep(1.5)
     assert not client.saw("gentle back routine")
+
+
+@pytest.mark.parametrize(("report", "cleared"), [
+    ("I have a slipped disc", True),  # clinician first: back once a clinician has cleared them
+    ("ouch, a sharp stabbing pain in one spot", False),  # stop today: back the next day
+])
+async def test_reminders_pause_while_an_outcome_holds_and_say_why_they_resume(
+        timed: tuple[ChatClient, Clock], report: str, cleared: bool) -> None:
+    client, clock = timed
+    await remind_in_utc(client, "09:01")  # NOW is 09:00 UTC
+    await client.send(report)
+    clock.now += 120
+    await asyncio.sleep(1.5)
+    assert not client.saw("gentle back routine")  # skipped while the outcome holds
+    clock.now += 86400  # the next day at 09:02: the reminder of 09:01 is due again
+    if cleared:
+        await client.start()
+        await client.click("cleared")
+        await client.click("No")  # the sign is asked again
+    nudge = await client.wait_for("gentle back routine", timeout=5)
+    assert nudge.text.startswith("Reminders are back on")
+    await client.command("help")  # (so that waiting looks at newer messages only)
+    clock.now += 86400
+    again = await client.wait_for("gentle back routine", timeout=5)
+    assert not again.text.startswith("Reminders are back on")  # said once
 
 
 async def test_blocked_user_gets_no_reminders_until_start(timed: tuple[ChatClient, Clock]) -> None:
@@ -185,7 +210,7 @@ async def test_feature_buttons_never_replace_the_flow_question(timed: tuple[Chat
     welcome = client.last_prompt()
     await client.command("privacy")
     await client.click("let's start", welcome)
-    assert "bladder or bowels" in client.texts[-1]
+    assert "Leaking urine or stools" in client.texts[-1]
     toasts = await client.runtime.dispatch(Choose(client.user_id, 0, "rm_bogus_1"))
     assert toasts == ["This question has moved on."]
 
@@ -194,4 +219,4 @@ async def test_red_flag_typed_while_a_feature_waits_for_text(timed: tuple[ChatCl
     client, _ = timed
     await client.command("timezone")
     await client.send("my left leg suddenly gave way")
-    assert "get medical help now" in client.texts[-2]
+    assert "Get medical help now" in client.texts[-2]

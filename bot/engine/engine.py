@@ -6,7 +6,12 @@ The machine is built once from the YAML flow with ``transitions`` (``model=None`
 from the machine and live only in the store (see :mod:`bot.engine.runtime`).
 
 Safety rules the code relies on:
-- every free text goes through the detector before the flow sees it;
+- every input with a safety meaning (typed text, captions and edits, screening buttons,
+  the pain scale) is decided by :class:`~bot.safety.triage.Triage` before the flow sees
+  it, and a reported sign goes to its tier's outcome state (``flows/triage.yaml``);
+- an outcome that sticks is a hold on the profile; while it holds, no transition can
+  enter an exercise state (:meth:`Engine._trigger` redirects to the gate), whatever path
+  the flow data might offer;
 - leaving any state cancels the user's timers *before* any message is emitted, so an
   urgent-care or stop message is never followed by a message of the interrupted hold;
 - timer events carry the hold's epoch and are ignored unless they match the current one.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from transitions.core import listify
@@ -30,6 +36,7 @@ from bot.engine.events import (
     Command,
     Effect,
     Event,
+    LogSafety,
     LogSession,
     Schedule,
     Send,
@@ -39,18 +46,22 @@ from bot.engine.events import (
     TimerFired,
     Toast,
 )
+from bot.flow.choices import choices_of, question_of
 from bot.flow.graph import resume_point, subflow_states
 from bot.flow.loader import FlowBundle
-from bot.flow.model import RETURN, Choice, State
+from bot.flow.model import REPORTED, RETURN, Choice, State
 from bot.flow.texts import Texts
-from bot.safety.detection import Detector, Outcome
+from bot.safety import hold as holds
 from bot.safety.emergency import Country, EmergencyNumbers
 from bot.safety.emergency_line import numbers_line
-from bot.store.records import Conversation, Profile
+from bot.safety.triage import NOTHING, Action, Assessment, Triage
+from bot.safety.triage_rules import RED_FLAG_TIERS, Tier
+from bot.store.records import Conversation, Profile, SafetyEvent
 
 LATE_RESUME_AFTER = 600.0  # a hold that ended longer ago than this asks before resuming
 LONG_TEXT = 1000  # characters; longer messages are not matched against button labels
 STOP, WARNING = "stop", "warning"  # the interrupt buttons shown during exercises
+MISTAP = "mistap"  # "I tapped it by mistake", offered right after a screening outcome
 URGENT_TAG = "urgent"
 
 COUNTRY_PREFIX = "country_"  # choice ids of the country picker
@@ -112,7 +123,7 @@ class Engine:
     def __init__(
         self,
         bundle: FlowBundle,
-        detector: Detector,
+        triage: Triage,
         *,
         numbers: EmergencyNumbers | None = None,
         time_scale: float = 1.0,
@@ -120,11 +131,17 @@ class Engine:
     ) -> None:
         self.bundle = bundle
         self.flow = bundle.flow
-        self.detector = detector
+        self.rules = bundle.triage
+        self.triage = triage
         self.numbers = numbers
         self.time_scale = time_scale
         self.clock = clock
         self._subflow = subflow_states(self.flow)
+        self._exercises = frozenset(
+            name for name, state in self.flow.states.items()
+            if bundle.safety.exercise_tag in state.tags)
+        self._red_flag_outcomes = frozenset(
+            self.rules.tiers.rule(tier).outcome for tier in RED_FLAG_TIERS)
         self.machine = FlowMachine(
             model=None,
             states=list(self.flow.states),
@@ -141,13 +158,13 @@ class Engine:
     def _transitions(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = []
         for name, state in self.flow.states.items():
-            for choice in state.choices:
+            for choice in self._choices(state):
                 if choice.to and choice.to != RETURN:
                     result.append({"trigger": choice.id, "source": name, "dest": choice.to})
-            if state.next:
+            if state.next and state.kind in ("hold", "rating"):
                 trigger = "rated" if state.kind == "rating" else "release"
                 result.append({"trigger": trigger, "source": name, "dest": state.next})
-        # Interrupts, calls and returns can land in any state from any state.
+        # Interrupts, calls, returns and triage outcomes can land in any state from any state.
         for name in self.flow.states:
             result.append({"trigger": f"goto_{name}", "source": "*", "dest": name})
         return result
@@ -163,13 +180,25 @@ class Engine:
         return Conversation(user_id, self.flow.start, {"seq": 0, "epoch": 0, "fresh": True})
 
     async def _trigger(self, conv: Conversation, trigger: str) -> None:
+        """Fire a transition, unless it would enter an exercise while a safety hold is on."""
+        transitions = self.machine.events[trigger].transitions.get(conv.state, [])
+        if any(t.dest in self._exercises for t in transitions) and self._held(conv):
+            await self._gate(conv)
+            return
         await self.machine.events[trigger].trigger(conv)
 
     async def _goto(self, conv: Conversation, state: str) -> None:
         await self._trigger(conv, f"goto_{state}")
 
     # ------------------------------------------------------------ entry point
-    async def handle(self, conv: Conversation, profile: Profile, event: Event) -> list[Effect]:
+    def assess(self, event: Event, profile: Profile) -> Assessment:
+        """The safety meaning of an event's text (the one triage call per event)."""
+        if isinstance(event, Text):
+            return self.triage.text(event.text, profile.language)
+        return NOTHING
+
+    async def handle(self, conv: Conversation, profile: Profile, event: Event,
+                     assessment: Assessment | None = None) -> list[Effect]:
         """Apply one event to one user; return what must happen, in order."""
         conv.effects = []
         conv.profile = profile
@@ -179,7 +208,8 @@ class Engine:
                 case Choose():
                     await self._on_choose(conv, event)
                 case Text():
-                    await self._on_text(conv, event.text)
+                    found = assessment if assessment is not None else self.assess(event, profile)
+                    await self._on_text(conv, event, found)
                 case TimerFired():
                     await self._on_timer(conv, event)
                 case Start():
@@ -206,10 +236,14 @@ class Engine:
         if language and not profile.language:
             profile.language = language.split("-")[0].lower()
 
-    # ------------------------------------------------------------ events
+    # ------------------------------------------------------------ buttons
     async def _on_choose(self, conv: Conversation, event: Choose) -> None:
         texts = self._texts(conv)
         state = self.flow.states[conv.state]
+        mistap = conv.ctx.get("mistap")
+        if event.choice == MISTAP and isinstance(mistap, dict) and mistap.get("seq") == event.seq:
+            await self._mistap(conv, mistap)
+            return
         if event.seq != conv.ctx.get("seq"):  # a button of an earlier or foreign message
             conv.effects.append(Toast(texts.get("system.moved_on")))
             return
@@ -235,13 +269,20 @@ class Engine:
         assert state.rate is not None
         self._close_prompt(conv, self._texts(conv), str(rating))
         conv.ctx[state.rate] = rating
-        await self._trigger(conv, "rated")
+        found = self.triage.rating(rating)
+        if found.action is Action.REPORT and found.sign is not None:
+            await self._report(conv, found.sign, "rating", back=conv.state)
+        else:
+            await self._trigger(conv, "rated")
 
     async def _apply_choice(self, conv: Conversation, state: State, choice: Choice) -> None:
         texts = self._texts(conv)
         self._close_prompt(conv, texts, texts.get(choice.label))
         if choice.id == STOP and choice.label == "btn.stop":  # an interrupt, not a flow transition
             await self._goto(conv, self.flow.interrupts.stop)
+            return
+        if "clear" in choice.set and not self._clearable(conv):
+            await self._gate(conv)  # a clearance can't be accepted yet (or nothing to clear)
             return
         self._apply_set(conv, choice)
         if choice.page is not None:
@@ -250,6 +291,10 @@ class Engine:
             self._prompt_again(conv, state)
         elif choice.call is not None:
             await self._call(conv, choice.call)
+        elif choice.report is not None:
+            sign = conv.ctx.get("sign") if choice.report == REPORTED else choice.report
+            back = conv.state if state.kind == "screen" else None
+            await self._report(conv, str(sign or ""), "button", back=back)
         elif choice.to == RETURN:
             await self._return(conv)
         else:
@@ -262,37 +307,120 @@ class Engine:
             conv.prompt = None
 
     def _apply_set(self, conv: Conversation, choice: Choice) -> None:
+        profile = conv.profile
+        assert profile is not None
         for key, value in choice.set.items():
-            if key == "unlock":
-                assert conv.profile is not None
-                conv.profile.locked_sign = None
-            elif key == "session":
+            if key == "session":
                 conv.ctx["started_at"] = self.clock()
+            elif key == "clear":
+                self._lift(conv, "cleared")
+            elif key == "withdraw":
+                self._lift(conv, "corrected")
             else:
                 conv.ctx[key] = value
 
-    async def _on_text(self, conv: Conversation, text: str) -> None:
-        detection = self.detector.detect(text)
+    # ------------------------------------------------------------ safety outcomes
+    async def _report(self, conv: Conversation, sign: str, via: str, *,
+                      back: str | None = None) -> None:
+        """The one way a sign takes effect: its tier's outcome, held in the profile."""
+        profile = conv.profile
+        assert profile is not None
+        conv.ctx.pop("then", None)
+        info = self.rules.signs.get(sign)
+        if info is None:  # defensive: an unknown sign is a warning sign of unknown kind
+            await self._call(conv, self.flow.interrupts.warning)
+            return
+        if info.lasting and sign in profile.cleared:
+            await self._noted_as_cleared(conv, sign)
+            return
+        now, zone = self.clock(), holds.zone_of(profile)
+        hold = profile.hold
+        if holds.active(hold, self.rules, now, zone) and not holds.more_severe(info.level, hold):
+            assert hold is not None
+            sign = hold.sign  # a milder finding does not replace the outcome in force
+        else:
+            profile.hold = holds.new_hold(self.rules, sign, now, zone)
+            conv.effects.append(LogSafety(SafetyEvent(now, "reported", info.tier, sign, via)))
+            if back is not None and not conv.ctx.get("mistap_used"):
+                conv.ctx["mistap_offer"] = back
+        conv.ctx["sign"] = sign
+        await self._goto(conv, self.rules.tiers.rule(self.rules.tier_of(sign)).outcome)
+
+    async def _noted_as_cleared(self, conv: Conversation, sign: str) -> None:
+        texts = self._texts(conv)
+        name = texts.get(self.rules.signs[sign].name)
+        conv.effects.append(Send(texts.get("triage.cleared_before", sign=name)))
         state = self.flow.states[conv.state]
+        if state.kind != "end":
+            self._prompt_again(conv, state)
+
+    def _lift(self, conv: Conversation, kind: str) -> None:
+        """End the hold in force: a clearance confirmed at the gate, or a mis-tap corrected."""
+        profile = conv.profile
+        assert profile is not None
+        hold = profile.hold
+        if hold is None:
+            return
+        now = self.clock()
+        profile.hold = None
+        if kind == "cleared" and self.rules.signs[hold.sign].lasting:
+            profile.cleared[hold.sign] = now
+        via = "check" if kind == "cleared" else "button"
+        conv.effects.append(LogSafety(SafetyEvent(now, kind, hold.tier, hold.sign, via)))
+
+    async def _mistap(self, conv: Conversation, mistap: dict[str, Any]) -> None:
+        """'I tapped it by mistake': ask that one question once more (the advice stays sent)."""
+        conv.ctx.pop("mistap", None)
+        conv.ctx["mistap_used"] = True
+        conv.ctx["sign"] = mistap["sign"]
+        conv.ctx["ret"] = mistap["back"]
+        await self._goto(conv, self.flow.interrupts.mistap)
+
+    def _held(self, conv: Conversation) -> bool:
+        profile = conv.profile
+        return profile is not None and holds.active(
+            profile.hold, self.rules, self.clock(), holds.zone_of(profile))
+
+    def _clearable(self, conv: Conversation) -> bool:
+        profile = conv.profile
+        if profile is None or profile.hold is None:
+            return False
+        earliest = holds.clearable_from(profile.hold, self.rules, holds.zone_of(profile))
+        return earliest is not None and self.clock() >= earliest
+
+    async def _gate(self, conv: Conversation) -> None:
+        """Where /start (or any way into an exercise) leads while an outcome holds."""
+        profile = conv.profile
+        assert profile is not None and profile.hold is not None
+        conv.ctx["sign"] = profile.hold.sign
         interrupts = self.flow.interrupts
-        if detection.outcome is not Outcome.NONE and detection.sign:
-            conv.ctx["sign"] = detection.sign
-        match detection.outcome:
-            case Outcome.EMERGENCY:
-                await self._goto(conv, interrupts.emergency)
-            case Outcome.UNSURE if URGENT_TAG in state.tags:
-                await self._goto(conv, interrupts.emergency)
-            case Outcome.UNSURE:
-                await self._call(conv, interrupts.unsure)
-            case Outcome.STOP_NOW if URGENT_TAG not in state.tags:
-                await self._goto(conv, interrupts.stop_now)
-            case Outcome.CLINICIAN if state.kind != "end":
-                await self._call(conv, interrupts.clinician)
-            case Outcome.NONE:
-                await self._on_plain_text(conv, state, text)
+        lock = self.rules.tiers.rule(Tier(profile.hold.tier)).lock
+        if lock.until == "day":
+            await self._goto(conv, interrupts.rest)
+        elif self._clearable(conv):
+            await self._goto(conv, interrupts.locked)
+        else:
+            await self._goto(conv, interrupts.wait)
+
+    # ------------------------------------------------------------ text
+    async def _on_text(self, conv: Conversation, event: Text, found: Assessment) -> None:
+        interrupts = self.flow.interrupts
+        match found.action:
+            case Action.REPORT if found.sign is not None:
+                await self._report(conv, found.sign, "text")
+            case Action.CONFIRM if conv.state in self._red_flag_outcomes and found.sign:
+                await self._report(conv, found.sign, "text")  # already in urgent care: no question
+            case Action.CONFIRM | Action.CHECK | Action.INFO:
+                conv.ctx["sign"] = found.sign
+                if found.then is not None and found.then.sign is not None:
+                    conv.ctx["then"] = found.then.sign
+                target = {Action.CONFIRM: interrupts.confirm, Action.CHECK: interrupts.warning,
+                          Action.INFO: interrupts.info}[found.action]
+                await self._call(conv, target)
+            case _ if event.kind != "message":
+                conv.effects.append(Send(self._texts(conv).get("system.not_text")))
             case _:
-                # Already at an end (urgent care included): repeat where the user stands.
-                await self._goto(conv, conv.state)
+                await self._on_plain_text(conv, self.flow.states[conv.state], event.text)
 
     async def _on_plain_text(self, conv: Conversation, state: State, text: str) -> None:
         texts = self._texts(conv)
@@ -355,15 +483,15 @@ class Engine:
                 conv.effects.append(Send(texts.get("system.unknown_command")))
 
     async def _start(self, conv: Conversation) -> None:
-        assert conv.profile is not None
-        conv.profile.active = True
-        keep: dict[str, Any] = {k: conv.ctx[k] for k in ("seq", "epoch") if k in conv.ctx}
-        if conv.profile.locked_sign:
-            keep["sign"] = conv.profile.locked_sign
-            conv.ctx = keep
-            await self._goto(conv, self.flow.interrupts.locked)
+        profile = conv.profile
+        assert profile is not None
+        profile.active = True
+        conv.ctx = {k: conv.ctx[k] for k in ("seq", "epoch") if k in conv.ctx}
+        if profile.hold is not None and not self._held(conv):
+            profile.hold = None  # a stop-today outcome from an earlier day has ended
+        if profile.hold is not None:
+            await self._gate(conv)
         else:
-            conv.ctx = keep
             await self._goto(conv, self.flow.start)
 
     async def _call(self, conv: Conversation, target: str) -> None:
@@ -378,11 +506,16 @@ class Engine:
 
     async def _return(self, conv: Conversation) -> None:
         back = conv.ctx.pop("ret", None)
+        then = conv.ctx.pop("then", None)
+        if then is not None:  # a confirmation answered No: what else they said still counts
+            await self._report(conv, str(then), "text")
+            return
         await self._goto(conv, back or self.flow.interrupts.idle)
 
     # ------------------------------------------------------------ state callbacks
     def _leaving(self, event_data: Any) -> None:
         conv: Conversation = event_data.model
+        conv.ctx.pop("mistap", None)
         if conv.timers:
             conv.effects.append(CancelTimers())
             conv.timers = []
@@ -397,16 +530,37 @@ class Engine:
         if state.kind == "end":
             conv.ctx.pop("ret", None)
             self._log_session(conv, state)
-            if URGENT_TAG in state.tags and conv.profile is not None:
-                conv.profile.locked_sign = conv.ctx.get("sign") or "unknown"
         if state.kind == "hold":
             params["seconds"] = self._schedule_hold(conv, state)
-        messages = [texts.get(key, **params) for key in state.say]
-        if state.ask:
-            messages.append(texts.get(state.ask, **params))
+        messages = [self._say(conv, texts, key, params) for key in state.say]
+        question = question_of(self.rules, state)
+        if question:
+            messages.append(self._say(conv, texts, question, params))
         self._emit(conv, messages, self._buttons(state, texts))
+        offer = conv.ctx.pop("mistap_offer", None)
+        if offer is not None and state.kind == "end":
+            seq = self._emit(conv, [texts.get("triage.mistap_ask")],
+                             (Button(MISTAP, texts.get("btn.mistap")),))
+            conv.ctx["mistap"] = {"seq": seq, "back": offer, "sign": conv.ctx.get("sign")}
         if URGENT_TAG in state.tags and conv.profile and not conv.profile.country:
             self._ask_country(conv)  # after the urgent message, never before it
+
+    def _say(self, conv: Conversation, texts: Texts, key: str, params: dict[str, object]) -> str:
+        """A text of the state; ``$message``, ``$reminder`` and ``$question`` come from triage."""
+        if key.startswith("$"):
+            key = self._triage_key(conv, key)
+        return texts.get(key, **params)
+
+    def _triage_key(self, conv: Conversation, key: str) -> str:
+        sign = self.rules.signs.get(str(conv.ctx.get("sign")))
+        hold = conv.profile.hold if conv.profile is not None else None
+        if key == "$reminder":
+            tier = Tier(hold.tier) if hold is not None else (sign.level if sign else Tier.EMERGENCY)
+            return self.rules.tiers.rule(tier).reminder
+        if sign is None:  # defensive: no sign known, say the most cautious thing
+            fallback = self.rules.tiers.emergency
+            return fallback.message if key == "$message" else "sign.unknown"
+        return sign.message if key == "$message" else sign.question
 
     # ------------------------------------------------------------ country
     def _ask_country(self, conv: Conversation) -> None:
@@ -453,17 +607,48 @@ class Engine:
         return self.bundle.texts(conv.profile.language if conv.profile else None)
 
     def _params(self, conv: Conversation, texts: Texts) -> dict[str, object]:
-        sign = conv.ctx.get("sign") or "unknown"
-        condition = conv.ctx.get("condition")
-        country = conv.profile.country if conv.profile else None
-        return {
-            "sign": texts.get(f"sign.{sign}") if f"sign.{sign}" in texts else texts.get("sign.unknown"),
-            "condition": texts.get(f"condition.{condition}") if condition else "",
-            "numbers": numbers_line(self.numbers, texts, country) if self.numbers else "",
+        sign = self.rules.signs.get(str(conv.ctx.get("sign")))
+        name = texts.get(sign.name) if sign is not None else texts.get("sign.unknown")
+        profile = conv.profile
+        params: dict[str, object] = {
+            "sign": name,
+            "sign_cap": name[:1].upper() + name[1:],
+            "numbers": "",
         }
+        if profile is not None:
+            if self.numbers is not None:
+                params["numbers"] = numbers_line(self.numbers, texts, profile.country)
+            if profile.hold is not None:
+                params.update(self._hold_params(profile, texts))
+        return params
+
+    def _hold_params(self, profile: Profile, texts: Texts) -> dict[str, object]:
+        """When the outcome in force was reported, and from when it can be cleared."""
+        assert profile.hold is not None
+        zone = holds.zone_of(profile)
+        today = holds.local_day(self.clock(), zone)
+        reported = date.fromisoformat(profile.hold.day)
+        if reported == today:
+            said = texts.get("when.reported_today")
+        elif (today - reported).days == 1:
+            said = texts.get("when.reported_yesterday")
+        else:
+            said = texts.get("when.reported_on", date=reported.isoformat())
+        params: dict[str, object] = {"reported": said}
+        earliest = holds.clearable_from(profile.hold, self.rules, zone)
+        if earliest is not None:
+            moment = datetime.fromtimestamp(earliest, zone)
+            days = (moment.date() - today).days
+            key = "when.today" if days <= 0 else "when.tomorrow" if days == 1 else "when.later"
+            params["when"] = texts.get(key, time=moment.strftime("%H:%M"),
+                                       date=moment.date().isoformat())
+        return params
+
+    def _choices(self, state: State) -> tuple[Choice, ...]:
+        return choices_of(self.rules, state)
 
     def _visible_choices(self, state: State) -> list[Choice]:
-        choices = list(state.choices)
+        choices = list(self._choices(state))
         if self.bundle.safety.exercise_tag in state.tags:
             choices.append(Choice(id=STOP, label="btn.stop", to=self.flow.interrupts.stop))
             choices.append(Choice(id=WARNING, label="btn.warning", call=self.flow.interrupts.warning))
@@ -480,19 +665,23 @@ class Engine:
             return tuple(Button(f"r{n}", str(n)) for n in range(RATING_MIN, RATING_MAX + 1))
         return tuple(Button(c.id, texts.get(c.label)) for c in self._visible_choices(state))
 
-    def _emit(self, conv: Conversation, paragraphs: list[str], buttons: tuple[Button, ...]) -> None:
+    def _emit(self, conv: Conversation, paragraphs: list[str], buttons: tuple[Button, ...]) -> int:
         """One state is one message (paragraphs, then the question with its buttons).
 
         One message per step keeps the chat readable on a phone, notifies once, and spends
-        Telegram's per-bot send budget sparingly. It becomes the user's new prompt.
+        Telegram's per-bot send budget sparingly. It becomes the user's new prompt; the
+        prompt number is returned.
         """
         seq = int(conv.ctx.get("seq", 0)) + 1
         conv.ctx["seq"] = seq
         if paragraphs:
             conv.effects.append(Send("\n\n".join(paragraphs), buttons, seq if buttons else 0))
+        return seq
 
     def _prompt_again(self, conv: Conversation, state: State) -> None:
         texts = self._texts(conv)
-        key = state.ask or state.say[-1]
-        self._emit(conv, [texts.get(key, **self._params(conv, texts))],
+        key = question_of(self.rules, state) or state.say[-1]
+        self._emit(conv, [self._say(conv, texts, key, self._params(conv, texts))],
                    self._buttons(state, texts))
+
+

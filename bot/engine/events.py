@@ -7,6 +7,9 @@ never sees Telegram or a terminal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from bot.store.records import SafetyEvent
 
 
 # ----------------------------------------------------------------- events
@@ -27,8 +30,15 @@ class Choose:
 
 @dataclass(frozen=True, slots=True)
 class Text:
+    """Typed text. ``kind`` says how it came: a message, a media caption or an edit.
+
+    Captions and edits are read for safety like any text; if they hold nothing
+    safety-relevant they do not move the conversation.
+    """
+
     user_id: int
     text: str
+    kind: Literal["message", "caption", "edited"] = "message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,13 @@ class LogSession:
 
 
 @dataclass(frozen=True, slots=True)
+class LogSafety:
+    """A safety outcome was reported, corrected or cleared: keep it in the person's history."""
+
+    event: SafetyEvent
+
+
+@dataclass(frozen=True, slots=True)
 class SendPhoto:
     png: bytes
     caption: str
@@ -129,4 +146,5 @@ class EraseUser:
     """Erase everything stored about the user (their /delete), then carry on."""
 
 
-Effect = Send | SendPhoto | ClosePrompt | Toast | Schedule | CancelTimers | LogSession | EraseUser
+Effect = (Send | SendPhoto | ClosePrompt | Toast | Schedule | CancelTimers | LogSession | LogSafety
+          | EraseUser)

@@ -29,6 +29,7 @@ from bot.engine.events import (
     Effect,
     EraseUser,
     Event,
+    LogSafety,
     LogSession,
     Prompt,
     Schedule,
@@ -200,9 +201,13 @@ class Runtime:
             return toasts
 
     async def _handle(self, conv: Conversation, profile: Profile, event: Event) -> list[Effect]:
-        """The account features take their commands and buttons; the flow engine the rest."""
-        if self.services is None or not self.services.claims(event, conv):
-            return await self.engine.handle(conv, profile, event)
+        """The account features take their commands and buttons; the flow engine the rest.
+
+        Triage reads the event's text once, here, before anyone else sees it.
+        """
+        assessment = self.engine.assess(event, profile)
+        if self.services is None or not self.services.claims(event, conv, assessment):
+            return await self.engine.handle(conv, profile, event, assessment)
         outcome = await self.services.handle(event, conv, profile)
         effects = outcome.effects
         if outcome.then is not None:
@@ -238,6 +243,8 @@ class Runtime:
                         closing.append(effect)
                     case LogSession():
                         await self.store.log_session(uid, effect)
+                    case LogSafety():
+                        await self.store.log_safety(uid, effect.event)
                     case SendPhoto():
                         self.budget.note()
                         await self.transport.send_photo(uid, effect)
@@ -272,14 +279,26 @@ class Runtime:
         await self.store.delete_user(user_id)
 
     async def _send_reminder(self, due: Due) -> SendResult:
-        """Send one reminder, unless the user is locked after an emergency or unreachable."""
+        """Send one reminder, unless a safety outcome holds or the user is unreachable.
+
+        A skipped reminder is noted on the profile, so that the first one after the pause
+        says why reminders are back.
+        """
         assert self.services is not None
         async with self._locks.hold(due.user_id):
             conv, profile = await self._load(due.user_id)
-            if not profile.active or profile.locked_sign:
+            if not profile.active:
                 return SendResult.SKIPPED
+            noted = profile.paused_by
+            if self.services.paused(profile):
+                if profile.paused_by != noted:
+                    await self.store.save(conv, profile)
+                return SendResult.SKIPPED
+            message = self.services.nudge(profile, due.reminder_id)
+            if profile.paused_by != noted:
+                await self.store.save(conv, profile)
             try:
-                await self.transport.send(due.user_id, self.services.nudge(profile, due.reminder_id))
+                await self.transport.send(due.user_id, message)
             except RecipientGone:
                 await self._recipient_gone(conv, profile)
                 return SendResult.GONE

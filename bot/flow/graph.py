@@ -11,8 +11,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.flow.model import RETURN, Flow, State
+from bot.flow.choices import choices_of
+from bot.flow.model import REPORTED, RETURN, Flow, State
+from bot.safety.triage_rules import LOCKING, TriageRules
+
+if TYPE_CHECKING:
+    from bot.flow.loader import FlowBundle
 
 
 @dataclass(frozen=True)
@@ -20,12 +26,16 @@ class Edge:
     source: str
     dest: str
     label: str  # what makes it happen: a choice id, "release", "/stop", ...
-    kind: str = "choice"  # choice | call (a choice's) | return | timer | interrupt | restart
+    # choice | call (a choice's) | return | timer | interrupt | report (a sign's button)
+    # | typed (a sign in free text) | restart (/start with no outcome in force)
+    # | gate (/start while one holds)
+    kind: str = "choice"
+    lifts: bool = False  # ends the safety outcome in force (a clearance, a corrected mis-tap)
 
     @property
     def restart(self) -> bool:
         """A fresh session (/start), not a move within the session."""
-        return self.kind == "restart"
+        return self.kind in ("restart", "gate")
 
 
 def resume_point(flow: Flow, name: str) -> str | None:
@@ -56,7 +66,7 @@ def subflow_states(flow: Flow) -> set[str]:
     main = main_states(flow)
     entries = {c.call for s in flow.states.values() for c in s.choices if c.call}
     i = flow.interrupts
-    entries |= {i.warning, i.unsure, i.clinician, i.late_resume}
+    entries |= {i.warning, i.confirm, i.info, i.late_resume, i.mistap}
     seen: set[str] = set()
     todo = deque(e for e in entries if e in flow.states and e not in main)
     seen.update(todo)
@@ -76,30 +86,57 @@ def _plain_targets(state: State) -> Iterator[str]:
         yield state.next
 
 
-def edges(flow: Flow) -> list[Edge]:
+def outcome_states(triage: TriageRules) -> dict[str, str]:
+    """Each tier's outcome state -> the tier (two tiers may share one state)."""
+    found: dict[str, str] = {}
+    for tier in LOCKING:
+        found.setdefault(triage.tiers.rule(tier).outcome, tier.value)
+    return found
+
+
+def _report_targets(triage: TriageRules, sign: str) -> list[str]:
+    """Where reporting ``sign`` leads; for ``$sign`` (any sign) every tier's outcome."""
+    if sign == REPORTED:
+        return list(outcome_states(triage))
+    if sign in triage.signs:
+        return [triage.tiers.rule(triage.tier_of(sign)).outcome]
+    return []
+
+
+def edges(bundle: FlowBundle) -> list[Edge]:
     """Every move the engine can make, including global interrupts and /start."""
+    flow, triage = bundle.flow, bundle.triage
     result: list[Edge] = []
     i = flow.interrupts
+    outcomes = list(outcome_states(triage))
+    questions = [n for n, s in flow.states.items() if s.kind in ("screen", "rating")]
     for name, state in flow.states.items():
         back = resume_point(flow, name)
-        for choice in state.choices:
+        for choice in choices_of(triage, state):
+            lifts = bool({"clear", "withdraw"} & choice.set.keys())
             if choice.to == RETURN:  # back to the caller (summary edges), or nowhere: idle
-                result.append(Edge(name, i.idle, f"{choice.id} (nothing to return to)", "return"))
+                result.append(Edge(name, i.idle, f"{choice.id} (nothing to return to)", "return",
+                                   lifts))
             elif choice.to:
-                result.append(Edge(name, choice.to, choice.id))
+                result.append(Edge(name, choice.to, choice.id, lifts=lifts))
             elif choice.call:
                 result.append(Edge(name, choice.call, choice.id, "call"))
                 if back:
                     result.append(Edge(name, back, f"{choice.id} (return)", "return"))
+            elif choice.report:
+                for dest in _report_targets(triage, choice.report):
+                    result.append(Edge(name, dest, choice.id, "report"))
         if state.next and state.kind == "rating":
             result.append(Edge(name, state.next, "rated"))
-        elif state.next:
+            for dest in _report_targets(triage, triage.pain_scale.sign):
+                result.append(Edge(name, dest, "severe pain rated", "report"))
+        elif state.next and state.kind == "hold":
             result.append(Edge(name, state.next, "release", "timer"))
-        # Global interrupts, available in every state.
-        result.append(Edge(name, i.emergency, "red flag reported", "interrupt"))
-        result.append(Edge(name, i.stop_now, "sharp pain reported", "interrupt"))
-        for label, target in (("warning sign", i.warning), ("unsure mention", i.unsure),
-                              ("clinician mention", i.clinician)):
+        # Global interrupts, available in every state: any sign typed, and the checks.
+        for dest in outcomes:
+            result.append(Edge(name, dest, "sign typed", "typed"))
+        for label, target in (("warning sign", i.warning), ("hedged mention", i.confirm),
+                              ("question about a sign", i.info)):
             result.append(Edge(name, target, label, "interrupt"))
             if back:
                 result.append(Edge(name, back, f"{label} (return)", "return"))
@@ -108,15 +145,23 @@ def edges(flow: Flow) -> list[Edge]:
         if state.kind == "hold":
             result.append(Edge(name, i.late_resume, "resumed late", "interrupt"))
             result.append(Edge(name, state.resume or name, "resumed late (return)", "return"))
+        if name in outcomes:  # right after a screening answer: "I tapped it by mistake"
+            result.append(Edge(name, i.mistap, "tapped by mistake", "interrupt"))
         result.append(Edge(name, flow.start, "/start", "restart"))
-        result.append(Edge(name, i.locked, "/start after an emergency", "restart"))
+        for target in (i.locked, i.wait, i.rest):
+            result.append(Edge(name, target, "/start while an outcome holds", "gate"))
+    # A corrected mis-tap goes back to the question that was answered: the net effect of
+    # question -> outcome -> mis-tap check -> "no" -> question (a summary edge).
+    for question in questions:
+        result.append(Edge(question, question, "answer tapped by mistake, corrected", "return",
+                           True))
     return result
 
 
-def adjacency(flow: Flow, *, restarts: bool = True) -> dict[str, list[Edge]]:
-    adj: dict[str, list[Edge]] = {name: [] for name in flow.states}
-    for edge in edges(flow):
-        if (restarts or not edge.restart) and edge.dest in flow.states:
+def adjacency(bundle: FlowBundle, *, restarts: bool = True) -> dict[str, list[Edge]]:
+    adj: dict[str, list[Edge]] = {name: [] for name in bundle.flow.states}
+    for edge in edges(bundle):
+        if (restarts or not edge.restart) and edge.dest in bundle.flow.states:
             adj[edge.source].append(edge)
     return adj
 

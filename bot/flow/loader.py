@@ -12,10 +12,12 @@ from pydantic import BaseModel, ValidationError
 from bot.flow.model import Flow, Locale, Safety
 from bot.flow.source import FlowError, Source, load_source
 from bot.flow.texts import Texts, flatten
+from bot.safety.triage_rules import TriageRules
 
 FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
 FLOW_FILE = "lower_back.yaml"
 SAFETY_FILE = "safety.yaml"
+TRIAGE_FILE = "triage.yaml"
 LOCALES_DIR = "locales"
 DEFAULT_LANGUAGE = "en"
 
@@ -34,6 +36,8 @@ class FlowBundle:
     flow_source: Source
     safety: Safety
     safety_source: Source
+    triage: TriageRules
+    triage_source: Source
     locales: dict[str, LoadedLocale]
 
     def texts(self, language: str | None) -> Texts:
@@ -86,14 +90,16 @@ def load_bundle(flows_dir: Path = FLOWS_DIR, *, check: bool = True) -> FlowBundl
     flow = parse(flow_source, Flow)
     safety_source = load_source(flows_dir / SAFETY_FILE)
     safety = parse(safety_source, Safety)
-    assert isinstance(flow, Flow) and isinstance(safety, Safety)
+    triage_source = load_source(flows_dir / TRIAGE_FILE)
+    triage = parse(triage_source, TriageRules)
+    assert isinstance(flow, Flow) and isinstance(safety, Safety) and isinstance(triage, TriageRules)
     locale_files = sorted((flows_dir / LOCALES_DIR).glob("*.yaml"))
     if not locale_files:
         raise FlowError(flows_dir / LOCALES_DIR, None, "no locale files")
     locales = {loaded.texts.language: loaded for loaded in map(load_locale, locale_files)}
     if DEFAULT_LANGUAGE not in locales:
         raise FlowError(flows_dir / LOCALES_DIR, None, f"the {DEFAULT_LANGUAGE} locale is missing")
-    bundle = FlowBundle(flow, flow_source, safety, safety_source, locales)
+    bundle = FlowBundle(flow, flow_source, safety, safety_source, triage, triage_source, locales)
     if check:
         from bot.flow.validate import validate
 

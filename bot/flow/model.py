@@ -11,7 +11,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RETURN = "$return"  # a choice target that goes back to where a `call` came from
-SetKey = Literal["sign", "condition", "hold", "unlock", "session"]
+REPORTED = "$sign"  # a `report` target: the sign the conversation is about
+# Texts a state can say that depend on the safety outcome (flows/triage.yaml):
+DYNAMIC_TEXTS = frozenset({
+    "$message",  # the reported sign's message
+    "$reminder",  # the tier's reminder of the outcome in force (at /start)
+    "$question",  # the sign's yes/no question
+})
+SetKey = Literal["hold", "session", "clear", "withdraw"]
 
 
 class _Strict(BaseModel):
@@ -24,18 +31,19 @@ class Choice(_Strict):
     to: str | None = None
     page: str | None = None
     call: str | None = None
+    report: str | None = None  # a sign of flows/triage.yaml (or $sign): its tier decides
     set: dict[SetKey, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_target(self) -> Choice:
-        targets = [t for t in (self.to, self.page, self.call) if t is not None]
+        targets = [t for t in (self.to, self.page, self.call, self.report) if t is not None]
         if len(targets) != 1:
-            raise ValueError("a choice needs exactly one of 'to', 'page' or 'call'")
+            raise ValueError("a choice needs exactly one of 'to', 'page', 'call' or 'report'")
         return self
 
 
 class State(_Strict):
-    kind: Literal["step", "hold", "rating", "end"] = "step"
+    kind: Literal["step", "hold", "rating", "screen", "end"] = "step"
     tags: tuple[str, ...] = ()
     say: tuple[str, ...] = ()
     ask: str | None = None
@@ -47,6 +55,8 @@ class State(_Strict):
     resume: str | None = None
     # rating states: one tap on a 0-10 scale, stored under `rate`
     rate: Literal["pain_before", "pain_after"] | None = None
+    # screen states: one group of flows/triage.yaml, a button per sign and "None of these"
+    group: str | None = None
     # end states
     outcome: str | None = None
 
@@ -61,15 +71,22 @@ class State(_Strict):
         elif self.kind == "rating":
             if self.next is None or self.rate is None or self.ask is None:
                 raise ValueError("a rating state needs rate, ask and next")
+        elif self.kind == "screen":
+            if self.next is None or self.group is None:
+                raise ValueError("a screen state needs group and next")
+            if self.choices or self.ask is not None:
+                raise ValueError("a screen state asks its group's question with its signs as choices")
         elif any(getattr(self, k) is not None for k in ("exercise", "halfway", "next", "resume")):
             raise ValueError("exercise, halfway, next and resume belong to hold states only")
+        if self.kind != "screen" and self.group is not None:
+            raise ValueError("only screen states have 'group'")
         if self.kind != "rating" and self.rate is not None:
             raise ValueError("only rating states have 'rate'")
         if self.kind == "end" and self.outcome is None:
             raise ValueError("an end state needs an outcome")
         if self.kind != "end" and self.outcome is not None:
             raise ValueError("only end states have an outcome")
-        if not self.say and self.ask is None:
+        if not self.say and self.ask is None and self.kind != "screen":
             raise ValueError("a state needs 'say' or 'ask'")
         return self
 
@@ -80,15 +97,18 @@ class Exercise(_Strict):
 
 
 class Interrupts(_Strict):
-    stop: str
-    warning: str
-    emergency: str
-    stop_now: str
-    unsure: str
-    clinician: str
-    late_resume: str
-    locked: str
-    idle: str
+    """Where the global actions lead (the triage outcomes are in flows/triage.yaml)."""
+
+    stop: str  # /stop or the Stop button
+    warning: str  # /redflags, the Warning sign button, an unreadable message (call)
+    confirm: str  # a hedged red-flag mention: one yes/no question (call)
+    info: str  # a question about a sign (call)
+    mistap: str  # "I tapped Yes by mistake" right after a screening outcome
+    late_resume: str  # a hold that ended long ago while the bot was offline (call)
+    locked: str  # /start while an outcome holds that the person may now say is cleared
+    wait: str  # /start while it holds and can't be cleared yet
+    rest: str  # /start on the day of a stop-today outcome
+    idle: str  # `$return` when the sub-flow was not called from a session
 
 
 class Flow(_Strict):
@@ -110,7 +130,6 @@ class Locale(_Strict):
 
 class Safety(_Strict):
     version: Literal[1]
-    urgent_state: str
     screening: tuple[str, ...]
     exercise_tag: str
     no_exercise_tag: str

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 # The placeholders the engine knows how to fill.
 PLACEHOLDERS = frozenset({
-    "seconds", "sign", "condition", "numbers", "country", "list", "number", "where", "label",
-    "time", "zone", "completed", "change", "streak", "day", "month", "month_number",
+    "seconds", "sign", "sign_cap", "reported", "when", "date", "numbers", "country", "list",
+    "number", "where", "label", "time", "zone", "completed", "change", "streak", "day", "month",
+    "month_number",
 })
 
 
@@ -51,6 +52,16 @@ ENGINE_KEYS = (
     "numbers.unknown",
     "numbers.default_item",
     "sign.unknown",
+    "triage.none",
+    "triage.mistap_ask",
+    "triage.cleared_before",
+    "btn.mistap",
+    "when.today",
+    "when.tomorrow",
+    "when.later",
+    "when.reported_today",
+    "when.reported_yesterday",
+    "when.reported_on",
     "system.use_buttons",
     "system.moved_on",
     "system.no_session",

@@ -9,22 +9,20 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from bot.flow.graph import Edge, adjacency, describe, find_path, main_states
-from bot.flow.model import RETURN, SetKey
+from bot.flow.graph import Edge, adjacency, describe, find_path, outcome_states
+from bot.flow.model import DYNAMIC_TEXTS, REPORTED, RETURN, SetKey
 from bot.flow.source import FlowError
 from bot.flow.texts import ENGINE_KEYS, PLACEHOLDERS, placeholders
-from bot.safety.detection import CLINICIAN_SIGNS, EMERGENCY_SIGNS, STOP_SIGNS
+from bot.safety.triage_check import check_triage
 
 if TYPE_CHECKING:
     from bot.flow.loader import FlowBundle
-
-SIGNS = EMERGENCY_SIGNS + STOP_SIGNS + CLINICIAN_SIGNS
 
 
 def validate(bundle: FlowBundle) -> list[FlowError]:
     errors: list[FlowError] = []
     for rule in (check_references, check_texts, check_holds, check_reachable, check_dead_ends,
-                 check_safety):
+                 check_triage, check_safety):
         errors.extend(rule(bundle))
     return errors
 
@@ -49,6 +47,8 @@ def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
                 yield src.error((*path, "call"), f"call to unknown state {choice.call!r}")
             if choice.page and choice.page not in flow.pages:
                 yield src.error((*path, "page"), f"unknown page {choice.page!r}")
+            if choice.report and choice.report != REPORTED and choice.report not in bundle.triage.signs:
+                yield src.error((*path, "report"), f"unknown sign {choice.report!r} (flows/triage.yaml)")
             yield from _check_set(bundle, path, choice.set)
         ids = [c.id for c in state.choices]
         if len(ids) != len(set(ids)):
@@ -59,14 +59,18 @@ def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
                 yield src.error(("states", name, field), f"unknown state {target!r}")
         if state.exercise is not None and state.exercise not in flow.exercises:
             yield src.error(("states", name, "exercise"), f"unknown exercise {state.exercise!r}")
+        if state.group is not None and state.group not in bundle.triage.groups:
+            yield src.error(("states", name, "group"),
+                            f"unknown screening group {state.group!r} (flows/triage.yaml)")
+        for i, key in enumerate((*state.say, state.ask or "")):
+            if key.startswith("$") and key not in DYNAMIC_TEXTS:
+                yield src.error(("states", name, "say", i),
+                                f"unknown text {key!r} (known: {', '.join(sorted(DYNAMIC_TEXTS))})")
 
 
 def _check_set(bundle: FlowBundle, path: tuple[str | int, ...], values: Mapping[SetKey, str]
                ) -> Iterator[FlowError]:
     src = bundle.flow_source
-    sign = values.get("sign")
-    if sign is not None and sign not in SIGNS:
-        yield src.error((*path, "set", "sign"), f"unknown sign {sign!r}")
     hold = values.get("hold")
     if hold is not None:
         for ex_name, exercise in bundle.flow.exercises.items():
@@ -81,15 +85,14 @@ def _referenced_keys(bundle: FlowBundle) -> Iterator[tuple[str, tuple[str | int,
             yield key, ("pages", page, i)
     for name, state in flow.states.items():
         for i, key in enumerate(state.say):
-            yield key, ("states", name, "say", i)
-        if state.ask:
+            if key not in DYNAMIC_TEXTS:
+                yield key, ("states", name, "say", i)
+        if state.ask and state.ask not in DYNAMIC_TEXTS:
             yield state.ask, ("states", name, "ask")
         if state.halfway:
             yield state.halfway, ("states", name, "halfway")
         for i, choice in enumerate(state.choices):
             yield choice.label, ("states", name, "choices", i, "label")
-            if "condition" in choice.set:
-                yield f"condition.{choice.set['condition']}", ("states", name, "choices", i, "set")
 
 
 def check_texts(bundle: FlowBundle) -> Iterator[FlowError]:
@@ -98,8 +101,7 @@ def check_texts(bundle: FlowBundle) -> Iterator[FlowError]:
         for key, path in _referenced_keys(bundle):
             if key not in texts:
                 yield bundle.flow_source.error(path, f"text {key!r} is missing from locale {language!r}")
-        required = [*ENGINE_KEYS, *(f"sign.{s}" for s in SIGNS)]
-        for key in required:
+        for key in ENGINE_KEYS:
             if key not in texts:
                 yield FlowError(loaded.source.file, loaded.source.line(("texts",)),
                                 f"text {key!r} (used by the bot itself) is missing")
@@ -125,7 +127,7 @@ def check_reachable(bundle: FlowBundle) -> Iterator[FlowError]:
     flow = bundle.flow
     if flow.start not in flow.states:
         return
-    adj = adjacency(flow)
+    adj = adjacency(bundle)
     seen = {flow.start}
     todo = deque([flow.start])
     while todo:
@@ -146,32 +148,24 @@ def check_dead_ends(bundle: FlowBundle) -> Iterator[FlowError]:
 
 
 def check_safety(bundle: FlowBundle) -> Iterator[FlowError]:
-    """The four safety proofs from flows/safety.yaml, each with a counter-example path."""
+    """The safety proofs of flows/safety.yaml, each with a counter-example path."""
     flow, safety, src = bundle.flow, bundle.safety, bundle.flow_source
     states = flow.states
-    urgent = safety.urgent_state
-    if urgent not in states:
-        yield bundle.safety_source.error(("urgent_state",), f"unknown state {urgent!r}")
-        return
     for name in safety.screening:
         if name not in states:
             yield bundle.safety_source.error(("screening",), f"unknown state {name!r}")
             return
+    outcomes = outcome_states(bundle.triage)
+    if any(name not in states for name in outcomes):
+        return  # reported by check_triage
     exercises = {n for n, s in states.items() if safety.exercise_tag in s.tags}
 
-    # 1. From every state, an emergency report reaches the urgent-care state.
-    if flow.interrupts.emergency != urgent:
-        yield src.error(("interrupts", "emergency"),
-                        f"an emergency report must lead to {urgent!r}, not {flow.interrupts.emergency!r}")
-    for key in ("warning", "unsure"):
-        entry = getattr(flow.interrupts, key)
-        if entry in states and find_path(_choice_adjacency(bundle), [entry], {urgent}) is None:
-            yield src.error(("interrupts", key),
-                            f"the {key} check starting at {entry!r} can never reach {urgent!r}")
-    for name in safety.screening[:3]:
-        state = states[name]
-        if not any(c.to == urgent for c in state.choices):
-            yield src.error(("states", name), f"a 'yes' to this red-flag question must go to {urgent!r}")
+    # 1. The warning-sign check can reach every red-flag outcome by its own questions.
+    red_flags = {bundle.triage.tiers.emergency.outcome, bundle.triage.tiers.urgent.outcome}
+    entry = flow.interrupts.warning
+    if entry in states and find_path(_choice_adjacency(bundle), [entry], red_flags) is None:
+        yield src.error(("interrupts", "warning"),
+                        f"the warning-sign check starting at {entry!r} can never reach urgent care")
 
     # 2. No path from the start reaches an exercise without the whole screening.
     bad = _unscreened_path(bundle, exercises)
@@ -191,19 +185,44 @@ def check_safety(bundle: FlowBundle) -> Iterator[FlowError]:
                                 f"hold of {seconds} s is outside the article's range "
                                 f"{article[0]}-{article[1]} s")
 
-    # 4. No path from urgent care or a no-exercise end leads to an exercise (same session).
-    in_session = adjacency(flow, restarts=False)
-    sources = [urgent] + [n for n, s in states.items() if safety.no_exercise_tag in s.tags]
-    for source in sources:
-        path = find_path(in_session, [source], exercises)
+    # 4. From every triage outcome (and no-exercise end), no path reaches an exercise
+    #    while the outcome holds: only a choice that lifts it (a clearance, a corrected
+    #    mis-tap) opens the way, and /start while it holds goes to the gate.
+    sources = [*outcomes, *(n for n, s in states.items() if safety.no_exercise_tag in s.tags)]
+    for source in dict.fromkeys(sources):
+        path = _held_path(bundle, source, exercises)
         if path is not None:
-            yield src.error(("states", source), "leads to an exercise: " + describe(path))
+            yield src.error(("states", source),
+                            "leads to an exercise while its outcome holds: " + describe(path))
+
+
+def _held_path(bundle: FlowBundle, source: str, exercises: set[str]) -> list[Edge] | None:
+    """A path from ``source`` to an exercise on which the safety outcome is never lifted."""
+    adj = adjacency(bundle)
+    parent: dict[str, Edge | None] = {source: None}
+    todo = deque([source])
+    while todo:
+        here = todo.popleft()
+        if here in exercises:
+            path: list[Edge] = []
+            step = parent[here]
+            while step is not None:
+                path.append(step)
+                step = parent[step.source]
+            return path[::-1]
+        for edge in adj[here]:
+            if edge.lifts or edge.kind == "restart":  # lifted; /start goes to the gate instead
+                continue
+            if edge.dest not in parent:
+                parent[edge.dest] = edge
+                todo.append(edge.dest)
+    return None
 
 
 def _choice_adjacency(bundle: FlowBundle) -> dict[str, list[Edge]]:
     """Adjacency by the flow's own choices only (no global interrupts)."""
-    adj = adjacency(bundle.flow)
-    return {n: [e for e in es if e.kind in ("choice", "timer")] for n, es in adj.items()}
+    adj = adjacency(bundle)
+    return {n: [e for e in es if e.kind in ("choice", "timer", "report")] for n, es in adj.items()}
 
 
 def _unscreened_path(bundle: FlowBundle, exercises: set[str]) -> list[Edge] | None:
@@ -211,7 +230,7 @@ def _unscreened_path(bundle: FlowBundle, exercises: set[str]) -> list[Edge] | No
     flow, screening = bundle.flow, bundle.safety.screening
     full = (1 << len(screening)) - 1
     bit = {name: 1 << i for i, name in enumerate(screening)}
-    adj = adjacency(flow)
+    adj = {n: [e for e in es if e.kind != "gate"] for n, es in adjacency(bundle).items()}
     start = (flow.start, 0)
     parent: dict[tuple[str, int], tuple[tuple[str, int], Edge] | None] = {start: None}
     todo = deque([start])
@@ -238,4 +257,4 @@ def _unscreened_path(bundle: FlowBundle, exercises: set[str]) -> list[Edge] | No
     return None
 
 
-__all__ = ["main_states", "validate"]
+__all__ = ["validate"]

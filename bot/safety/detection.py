@@ -1,8 +1,10 @@
-"""The seam between free text and the flow.
+"""The seam between free text and triage.
 
-Every free-text message passes through a :class:`Detector` before the flow sees it.
-The engine only depends on this protocol; the concrete detector is configured
-from YAML under ``flows/`` and lives in its own module.
+A :class:`Detector` reads one message in one language and says which signs it mentions
+and how (a plain report, a hedged one, or a question about the term). It decides
+nothing: :mod:`bot.safety.triage` turns a reading into the safety outcome, the same way
+for every input. Sign ids are the ones of ``flows/triage.yaml``; each detector lexicon
+(``flows/detector/<lang>.yaml``) has rules under the same ids.
 """
 
 from __future__ import annotations
@@ -12,50 +14,57 @@ from enum import StrEnum
 from typing import Protocol
 
 
-class Outcome(StrEnum):
-    """What a free-text message means for safety, most urgent first."""
+class Status(StrEnum):
+    """How a message mentions a sign, strongest first."""
 
-    EMERGENCY = "emergency"  # an article red flag or cauda-equina sign: urgent care now
-    UNSURE = "unsure"  # a hedged or partial mention of an emergency sign: ask one yes/no question
-    STOP_NOW = "stop_now"  # sharp, localized or radiating pain: stop the session
-    CLINICIAN = "clinician"  # not an emergency, but a clinician should look soon
-    NONE = "none"  # nothing safety-relevant; the flow handles the text
+    DEFINITE = "definite"  # a plain first-person report of a current or new symptom
+    HEDGED = "hedged"  # uncertain, partial or mild, or history that is recent or unclear
+    QUESTION = "question"  # asks about the term ("what counts as numbness?"), reports nothing
 
 
-# Sign keys. Each one has a locale text ``sign.<key>`` that names it for the user.
-EMERGENCY_SIGNS = (
-    "bladder_bowel",  # loss of bladder or bowel control
-    "leg_weakness",  # sudden weakness in the legs
-    "leg_numbness",  # numbness or tingling travelling down a leg
-    "saddle_numbness",  # numbness in the groin, buttocks or genitals
-    "both_legs",  # symptoms in both legs
-    "urinary_retention",  # unable to pass urine
-)
-STOP_SIGNS = ("sharp_pain",)
-CLINICIAN_SIGNS = (
-    "chronic_pain",
-    "night_pain",
-    "fever",
-    "weight_loss",
-    "cancer_history",
-    "recent_trauma",
-)
+STRENGTH = {Status.DEFINITE: 0, Status.HEDGED: 1, Status.QUESTION: 2}
 
 
 @dataclass(frozen=True, slots=True)
-class Detection:
-    outcome: Outcome
-    sign: str | None = None  # one of the sign keys above, None for Outcome.NONE
-
-    @property
-    def alarming(self) -> bool:
-        return self.outcome is not Outcome.NONE
+class Mention:
+    sign: str  # a sign id of flows/triage.yaml
+    status: Status
 
 
-NOTHING = Detection(Outcome.NONE)
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one message says about signs.
+
+    Symptoms placed clearly in the past and said to have resolved, and other people's
+    symptoms, are not mentions at all. ``failed`` means the detector broke on this text:
+    triage then asks about warning signs rather than ignoring the message.
+    """
+
+    mentions: tuple[Mention, ...] = ()  # at most one per sign, with its strongest status
+    failed: bool = False
+
+    def status(self, sign: str) -> Status | None:
+        for mention in self.mentions:
+            if mention.sign == sign:
+                return mention.status
+        return None
+
+
+NOTHING = Reading()
+UNREADABLE = Reading(failed=True)
 
 
 class Detector(Protocol):
-    def detect(self, text: str) -> Detection:
-        """Classify one message. Must be fast (called for every text) and never raise."""
+    @property
+    def language(self) -> str:
+        """The language of the lexicon, e.g. ``en``."""
+        ...
+
+    @property
+    def signs(self) -> frozenset[str]:
+        """Every sign id the lexicon has rules for."""
+        ...
+
+    def read(self, text: str) -> Reading:
+        """Read one message. Must be fast (called for every text) and never raise."""
         ...

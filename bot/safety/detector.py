@@ -1,8 +1,12 @@
-"""The keyword detector: red flags in free text, driven by a YAML lexicon.
+"""The keyword detector: red-flag signs in free text, driven by a YAML lexicon.
+
+It only *reads*: which signs a message mentions, and how (:mod:`bot.safety.detection`).
+What a reading means for the person is decided by :mod:`bot.safety.triage`.
 
 How a message is read (ConText/NegEx-style, see ``flows/detector/en.yaml``):
 
-1. Split into sentences; tokenize (case, apostrophes and width folded).
+1. Split into sentences; tokenize (case, apostrophes, accents, invisible characters and
+   width folded).
 2. Map each token to lexicon words, allowing bounded typos on words of fuzzy concepts.
 3. Take the longest lexicon phrase at each position (terms, and the cues that modify
    them: negation, hedges, scope terminators, pseudo-cues).
@@ -11,25 +15,36 @@ How a message is read (ConText/NegEx-style, see ``flows/detector/en.yaml``):
    post-cues, before and in the same clause) them, stopping at a terminator. Anchor
    concepts (``negatable: false``: body parts, time words) are never negated: in
    "I can't sit on my bum, it's numb" the "cant" is about sitting, not about the bum.
-6. A clause is an *information question* when it opens with a question starter and the
-   sentence holds no first-person report cue ("my", "i have"): it is ignored. A clause
-   is *hedged* when it holds a hedge cue, opens with a question starter, or ends in "?".
-7. Sign rules (a symptom key plus context concepts in the same sentence) are checked.
-   An emergency rule gives EMERGENCY when definite and UNSURE when hedged; a *partial*
-   emergency rule (e.g. "numb" with no body part) always gives UNSURE.
-8. The most urgent finding wins: EMERGENCY > UNSURE > STOP_NOW > CLINICIAN > NONE; ties
-   go to full rules over partial ones, then to the sign listed first in the file.
+6. Context cues are found in a separate pass over the plain words (they use up no term
+   words): who has the symptom (first person, other person) and when (past, recent
+   past, resolved, ongoing).
+7. A clause is an *information question* when it opens with a question starter and the
+   sentence holds no first-person report cue ("my", "i have"). A clause is *hedged* when
+   it holds a hedge cue, opens with a question starter, or ends in "?".
+8. Sign rules (a symptom key plus context concepts in the same sentence) are checked.
+   For each key that fires, in this order:
+   * negated: nothing;
+   * in a clause about someone else with no word about the writer ("my mum lost control
+     of her bladder"): nothing;
+   * in an information question: QUESTION (partial rules are enough);
+   * placed in the past and said to be over ("had numbness last year but it went
+     away"): nothing, unless the sign's history counts (``history: counts``);
+   * placed in the past without a word that it is over: HEDGED, unless the sign's
+     history counts (or, with ``history: recent``, the past is recent);
+   * a hedged clause or a partial rule: HEDGED; otherwise DEFINITE.
+9. Each sign gets its strongest status in the whole message; mentions follow the order
+   of the lexicon's ``signs:``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.safety.detection import NOTHING, Detection, Outcome
-from bot.safety.detector_config import DetectorConfig, Rule, load_config
+from bot.safety.detection import NOTHING, STRENGTH, UNREADABLE, Mention, Reading, Status
+from bot.safety.detector_config import Context, DetectorConfig, History, Rule, load_config
 from bot.safety.detector_lexicon import Cue, Labels, Match, PhraseTrie
 from bot.safety.text_fuzzy import FuzzyIndex
 from bot.safety.text_normalize import COMMA, Sentence, phrase_tokens, split_sentences
@@ -37,12 +52,11 @@ from bot.safety.text_normalize import COMMA, Sentence, phrase_tokens, split_sent
 __all__ = ["KeywordDetector", "default_detector", "default_lexicon_path", "load_detector"]
 
 _LOG = logging.getLogger(__name__)
-UNREADABLE = Detection(Outcome.UNSURE)  # what a failed detection means: ask, never ignore
-_RANK = {Outcome.EMERGENCY: 0, Outcome.UNSURE: 1, Outcome.STOP_NOW: 2, Outcome.CLINICIAN: 3}
 _NEGATIONS = frozenset({Cue.NEG_PRE, Cue.NEG_POST, Cue.NEG_POST_FINAL})
 _REPORT = Labels(concepts=frozenset({"report"}))
 _NOT_REPORT = Labels(concepts=frozenset({"not_report"}))
 _STARTER = Labels(concepts=frozenset({"starter"}))
+_PAST = frozenset({Context.PAST, Context.RECENT})
 
 
 def default_lexicon_path(language: str = "en") -> Path:
@@ -72,6 +86,12 @@ class _Hit:
 class _Clause:
     hedged: bool
     info_question: bool
+    context: frozenset[Context]  # who and when, from the context cues in this clause
+
+    @property
+    def someone_else(self) -> bool:
+        """About another person, with no word about the writer ("my wife says my leg")."""
+        return Context.OTHER in self.context and Context.SELF not in self.context
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +102,7 @@ class _Facts:
     clauses: tuple[_Clause, ...]
     only_negation: bool  # e.g. "none" or "no": an answer to the previous question
     asserted: dict[str, frozenset[int]]  # concept -> matches asserting it (not negated)
+    context: frozenset[Context]  # every context cue of the sentence
 
     def asserted_elsewhere(self, group: frozenset[str], match: int) -> bool:
         """Whether a concept of ``group`` is asserted by a match other than ``match``."""
@@ -91,18 +112,13 @@ class _Facts:
                 return True
         return False
 
-
-@dataclass(frozen=True, slots=True, order=True)
-class _Finding:
-    rank: int
-    tier: int  # 0 for a full rule, 1 for a partial one
-    sign_index: int
-    outcome: Outcome = field(compare=False)
-    sign: str = field(compare=False)
+    def resolved_from(self, clause: int) -> bool:
+        """A "went away" cue in this clause or a later one (resolution follows the symptom)."""
+        return any(Context.RESOLVED in c.context for c in self.clauses[clause:])
 
 
 class KeywordDetector:
-    """Rule-based red-flag detector; see the module docstring for how it reads text."""
+    """Rule-based red-flag reader; see the module docstring for how it reads text."""
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
@@ -110,7 +126,9 @@ class KeywordDetector:
         self._anchors = frozenset(c.name for c in config.concepts if not c.negatable)
         self._terms = _term_trie(config)
         self._reports = _report_trie(config)
+        self._contexts = _context_trie(config)
         self._starters = _plain_trie(config.cues.question_starters, _STARTER)
+        self._question_words = _plain_trie(config.cues.question_words, _STARTER)
         self._negation_words = frozenset(
             tokens[0]
             for phrase in config.cues.phrases[Cue.NEG_PRE]
@@ -132,18 +150,31 @@ class KeywordDetector:
             same_first_letter=config.fuzzy.same_first_letter,
             never_correct=config.fuzzy.never_correct,
         )
+        self._signs = frozenset(sign.sign for sign in config.signs)
 
-    def detect(self, text: str) -> Detection:
-        """Classify one message. Never raises.
+    @property
+    def language(self) -> str:
+        return self.config.language
 
-        An internal error is logged and read as "unsure": the bot then asks the user one
-        yes/no question about warning signs rather than silently ignoring what may be a red
-        flag, and a bug can never take the conversation down.
+    @property
+    def signs(self) -> frozenset[str]:
+        return self._signs
+
+    def read(self, text: str) -> Reading:
+        """Read one message. Never raises.
+
+        An internal error is logged (its type and the text's length, never the text) and
+        read as ``UNREADABLE``: triage then asks about warning signs rather than silently
+        ignoring what may be a red flag, and a bug can never take the conversation down.
         """
         try:
-            return self._detect(text)
-        except Exception:
-            _LOG.exception("red-flag detector failed on a message of %d chars", len(text))
+            return self._read(text)
+        except Exception as error:  # the contract: never raise
+            _LOG.error(
+                "red-flag detector failed (%s) on a message of %d chars",
+                type(error).__name__,
+                len(text) if isinstance(text, str) else -1,
+            )
             return UNREADABLE
 
     def read_as(self, word: str) -> tuple[str, ...]:
@@ -156,33 +187,37 @@ class KeywordDetector:
 
     # --- whole message -------------------------------------------------------------------
 
-    def _detect(self, text: str) -> Detection:
+    def _read(self, text: str) -> Reading:
         sentences = split_sentences(text)
         facts = [self._facts(sentence) for sentence in sentences]
-        best: _Finding | None = None
+        best: dict[str, Status] = {}
         for index, sentence_facts in enumerate(facts):
             if _answered_no(sentences, facts, index):
                 continue
-            finding = self._best_finding(sentence_facts)
-            if finding is not None and (best is None or finding < best):
-                best = finding
-        return NOTHING if best is None else Detection(best.outcome, best.sign)
+            resolved_next = _resolves_previous(facts, index)
+            for sign, status in self._sentence_statuses(sentence_facts, resolved_next):
+                if sign not in best or STRENGTH[status] < STRENGTH[best[sign]]:
+                    best[sign] = status
+        if not best:
+            return NOTHING
+        return Reading(
+            tuple(Mention(s.sign, best[s.sign]) for s in self.config.signs if s.sign in best)
+        )
 
-    def _best_finding(self, facts: _Facts) -> _Finding | None:
-        best: _Finding | None = None
-        for sign_index, sign in enumerate(self.config.signs):
-            for tier, rules in enumerate((sign.rules, sign.partial)):
-                for rule in rules:
-                    hedged = _rule_state(rule, facts)
-                    if hedged is None:
-                        continue
-                    outcome = sign.outcome
-                    if outcome is Outcome.EMERGENCY and (hedged or tier == 1):
-                        outcome = Outcome.UNSURE
-                    finding = _Finding(_RANK[outcome], tier, sign_index, outcome, sign.sign)
-                    if best is None or finding < best:
-                        best = finding
-        return best
+    def _sentence_statuses(
+        self, facts: _Facts, resolved_next: bool
+    ) -> list[tuple[str, Status]]:
+        found = []
+        for sign in self.config.signs:
+            statuses = [
+                status
+                for partial, rules in ((False, sign.rules), (True, sign.partial))
+                for rule in rules
+                if (status := _rule_status(rule, facts, sign.history, partial, resolved_next))
+            ]
+            if statuses:
+                found.append((sign.sign, min(statuses, key=STRENGTH.__getitem__)))
+        return found
 
     # --- one sentence --------------------------------------------------------------------
 
@@ -205,11 +240,13 @@ class KeywordDetector:
         for hit in hits:
             if not hit.negated:
                 asserted.setdefault(hit.concept, set()).add(hit.match)
+        clauses = self._clauses(sentence, matches, clause_of)
         return _Facts(
             hits=hits,
-            clauses=self._clauses(sentence, matches, clause_of),
+            clauses=clauses,
             only_negation=_only_negation(tokens, matches),
             asserted={concept: frozenset(found) for concept, found in asserted.items()},
+            context=frozenset(c for clause in clauses for c in clause.context),
         )
 
     def _forms(self, token: str) -> tuple[str, ...]:
@@ -224,24 +261,37 @@ class KeywordDetector:
         hedged_clauses = {
             clause_of[match.start] for match in matches if Cue.HEDGE in match.labels.cues
         }
+        context: dict[int, set[Context]] = {}
+        for match in self._contexts.scan(raw):
+            context.setdefault(clause_of[match.start], set()).update(
+                Context(name) for name in match.labels.concepts
+            )
         last = clause_of[-1] if clause_of else 0
         starts = _clause_starts(tokens, clause_of)
         clauses = []
         for clause in range(last + 1):
             start = starts.get(clause)
-            starter = start is not None and self._opens_question(raw, start)
+            starter = start is not None and self._opens_question(
+                raw, start, asked=sentence.question_mark
+            )
             ends_q = sentence.question_mark and clause == last
             clauses.append(
                 _Clause(
                     hedged=clause in hedged_clauses or starter or ends_q,
                     info_question=starter and not report,
+                    context=frozenset(context.get(clause, ())),
                 )
             )
         return tuple(clauses)
 
-    def _opens_question(self, raw: Sequence[tuple[str, ...]], start: int) -> bool:
-        """A question starter at the clause start, unless negated ("could not feel")."""
-        match = self._starters.longest(raw, start)
+    def _opens_question(self, raw: Sequence[tuple[str, ...]], start: int, *, asked: bool) -> bool:
+        """A question starter at the clause start, unless negated ("could not feel").
+
+        Without a "?" in the sentence only a question word opens a question: "was in a car
+        crash" and "is week 3" are statements.
+        """
+        trie = self._starters if asked else self._question_words
+        match = trie.longest(raw, start)
         if match is None:
             return False
         return match.end >= len(raw) or raw[match.end][0] not in self._negation_words
@@ -258,6 +308,16 @@ def _term_trie(config: DetectorConfig) -> PhraseTrie:
             trie.add(phrase_tokens(term), labels)
     for cue, phrases in config.cues.phrases.items():
         labels = Labels(cues=frozenset({cue}))
+        for phrase in phrases:
+            trie.add(phrase_tokens(phrase), labels)
+    return trie
+
+
+def _context_trie(config: DetectorConfig) -> PhraseTrie:
+    """Who and when: scanned on the plain words, apart from the terms."""
+    trie = PhraseTrie()
+    for context, phrases in config.cues.context.items():
+        labels = Labels(concepts=frozenset({context.value}))
         for phrase in phrases:
             trie.add(phrase_tokens(phrase), labels)
     return trie
@@ -373,24 +433,66 @@ def _answered_no(sentences: Sequence[Sentence], facts: Sequence[_Facts], index: 
     )
 
 
+def _resolves_previous(facts: Sequence[_Facts], index: int) -> bool:
+    """ "I had numbness last year. It went away." : the next sentence says it is over."""
+    following = index + 1
+    if following >= len(facts):
+        return False
+    context = facts[following].context
+    return Context.RESOLVED in context and Context.ONGOING not in context
+
+
 # --- rules -------------------------------------------------------------------------------
 
 
-def _rule_state(rule: Rule, facts: _Facts) -> bool | None:
-    """None if the rule does not fire; otherwise whether the mention is hedged."""
+def _rule_status(
+    rule: Rule, facts: _Facts, history: History, partial: bool, resolved_next: bool
+) -> Status | None:
+    """The strongest status any key of the rule gets in this sentence, or None."""
     if any(concept in facts.asserted for concept in rule.unless):
         return None
-    hedged: bool | None = None
+    best: Status | None = None
     for key in facts.hits:
-        if key.concept not in rule.key or key.negated:
+        if key.concept not in rule.key or key.negated or not _has_context(rule, facts, key):
             continue
-        clause = facts.clauses[key.clause]
-        if clause.info_question or not _has_context(rule, facts, key):
-            continue
-        if not clause.hedged:
-            return False
-        hedged = True
-    return hedged
+        status = _key_status(facts, key.clause, history, partial, resolved_next)
+        if status is not None and (best is None or STRENGTH[status] < STRENGTH[best]):
+            best = status
+    return best
+
+
+def _key_status(
+    facts: _Facts, clause_index: int, history: History, partial: bool, resolved_next: bool
+) -> Status | None:
+    """How a symptom key in this clause is mentioned (module docstring, step 8)."""
+    clause = facts.clauses[clause_index]
+    if clause.someone_else:
+        return None
+    if clause.info_question:
+        return Status.QUESTION
+    past = _placed_in_past(facts, clause_index)
+    if history is not History.COUNTS and past:
+        if resolved_next or facts.resolved_from(clause_index):
+            return None
+        recent_only = Context.RECENT in clause.context and Context.PAST not in clause.context
+        if not (history is History.RECENT and recent_only):
+            return Status.HEDGED
+    if partial or clause.hedged:
+        return Status.HEDGED
+    return Status.DEFINITE
+
+
+def _placed_in_past(facts: _Facts, clause_index: int) -> bool:
+    """A past cue in the key's clause (or, for a resolution, anywhere in the sentence).
+
+    "Ongoing" wins: "numb since last week" and "had it years ago, now its back" are now.
+    """
+    clause = facts.clauses[clause_index]
+    if Context.ONGOING in clause.context:
+        return False
+    if clause.context & _PAST:
+        return True
+    return bool(facts.context & _PAST) and facts.resolved_from(clause_index)
 
 
 def _has_context(rule: Rule, facts: _Facts, key: _Hit) -> bool:

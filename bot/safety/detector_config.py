@@ -5,8 +5,10 @@ error can name the file, the line and the key, for example::
 
     flows/detector/en.yaml:212: signs.leg_numbness.rules[1].all: unknown concept 'nmb'
 
-The lexicon is clinical content: a missing sign, an unknown concept or a misspelt key
-must stop the bot from starting instead of silently weakening the detector.
+The lexicon is clinical content: an unknown concept or a misspelt key must stop the bot
+from starting instead of silently weakening the detector. Which sign ids must be present
+is checked against ``flows/triage.yaml`` by ``python -m bot check``, not here: the loader
+knows nothing about tiers.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
+from enum import StrEnum
 from itertools import product
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import yaml
 
-from bot.safety.detection import CLINICIAN_SIGNS, EMERGENCY_SIGNS, STOP_SIGNS, Outcome
 from bot.safety.detector_lexicon import Cue
 from bot.safety.text_fuzzy import Band
 from bot.safety.text_normalize import phrase_tokens
@@ -40,13 +42,34 @@ class FuzzyConfig:
     phrase_words: frozenset[str]  # words inside phrases that tolerate typos too
 
 
+class Context(StrEnum):
+    """Cues about who has a symptom and when, read apart from the terms (see the lexicon)."""
+
+    PAST = "past"  # distant or undated past: "years ago", "used to", "as a child"
+    RECENT = "past_recent"  # recent past: "last week", "a few days ago"
+    RESOLVED = "resolved"  # said to be over: "went away", "cleared up", "not any more"
+    ONGOING = "ongoing"  # still there: "still", "since last week", "ever since"
+    SELF = "first_person"  # the writer: "i", "my", "me"
+    OTHER = "other_person"  # someone else: "my mum", "her", "my friends"
+
+
+class History(StrEnum):
+    """How a sign treats symptoms placed in the past (``history:`` of a sign)."""
+
+    HEDGED = "hedged"  # default: the past is hedged, the resolved past is not a mention
+    COUNTS = "counts"  # history is the sign itself (cancer, surgery): the past counts
+    RECENT = "recent"  # the recent past counts (an injury last week); older is hedged
+
+
 @dataclass(frozen=True, slots=True)
 class CueConfig:
     phrases: Mapping[Cue, tuple[str, ...]]
     negation_window: int
     question_starters: tuple[str, ...]
+    question_words: tuple[str, ...]  # starters that need no "?" to open a question
     report: tuple[str, ...]
     report_blockers: tuple[str, ...]
+    context: Mapping[Context, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +97,10 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class SignRules:
-    sign: str
-    outcome: Outcome
+    sign: str  # a sign id of flows/triage.yaml
     rules: tuple[Rule, ...]
-    partial: tuple[Rule, ...]  # emergency signs only: a partial mention asks to confirm
+    partial: tuple[Rule, ...]  # a partial mention is at most hedged
+    history: History
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +110,7 @@ class DetectorConfig:
     fuzzy: FuzzyConfig
     cues: CueConfig
     concepts: tuple[Concept, ...]
-    signs: tuple[SignRules, ...]  # in file order, which breaks ties between signs
-
-
-def sign_outcome(sign: str) -> Outcome | None:
-    """The outcome a sign key stands for, from the interface's sign lists."""
-    if sign in EMERGENCY_SIGNS:
-        return Outcome.EMERGENCY
-    if sign in STOP_SIGNS:
-        return Outcome.STOP_NOW
-    if sign in CLINICIAN_SIGNS:
-        return Outcome.CLINICIAN
-    return None
+    signs: tuple[SignRules, ...]  # in file order: the order of a reading's mentions
 
 
 def load_config(path: Path) -> DetectorConfig:
@@ -192,9 +204,12 @@ class _Reader:
         return slots
 
     def cues(self, node: yaml.Node, key: str) -> CueConfig:
-        lists = {"question_starters", "report", "report_blockers"}
+        lists = {"question_starters", "question_words", "report", "report_blockers"}
+        contexts = {context.value for context in Context}
         fields = self.mapping(
-            node, key, required={cue.value for cue in _PHRASE_CUES} | lists | {"negation_window"}
+            node,
+            key,
+            required={cue.value for cue in _PHRASE_CUES} | lists | contexts | {"negation_window"},
         )
         return CueConfig(
             phrases={cue: self.phrases(fields[cue.value], f"{key}.{cue.value}") for cue in Cue},
@@ -202,8 +217,13 @@ class _Reader:
                 fields["negation_window"], f"{key}.negation_window", minimum=1
             ),
             question_starters=self.phrases(fields["question_starters"], f"{key}.question_starters"),
+            question_words=self.phrases(fields["question_words"], f"{key}.question_words"),
             report=self.phrases(fields["report"], f"{key}.report"),
             report_blockers=self.phrases(fields["report_blockers"], f"{key}.report_blockers"),
+            context={
+                context: self.phrases(fields[context.value], f"{key}.{context.value}")
+                for context in Context
+            },
         )
 
     def concepts(self, node: yaml.Node, key: str) -> tuple[Concept, ...]:
@@ -227,32 +247,28 @@ class _Reader:
         return tuple(concepts)
 
     def signs(self, node: yaml.Node, key: str) -> tuple[SignRules, ...]:
-        signs = []
-        for name, value in self.named(node, key).items():
-            outcome = sign_outcome(name)
-            if outcome is None:
-                self.fail(value, f"{key}.{name}", "not a sign key of bot.safety.detection")
-            signs.append(self.sign(value, f"{key}.{name}", name, outcome))
-        missing = [
-            sign
-            for sign in (*EMERGENCY_SIGNS, *STOP_SIGNS, *CLINICIAN_SIGNS)
-            if sign not in {rules.sign for rules in signs}
-        ]
-        if missing:
-            self.fail(node, key, f"missing sign keys: {', '.join(missing)}")
-        return tuple(signs)
+        return tuple(
+            self.sign(value, f"{key}.{name}", name)
+            for name, value in self.named(node, key).items()
+        )
 
-    def sign(self, node: yaml.Node, key: str, name: str, outcome: Outcome) -> SignRules:
-        fields = self.mapping(node, key, required={"rules"}, optional={"partial"})
+    def sign(self, node: yaml.Node, key: str, name: str) -> SignRules:
+        fields = self.mapping(node, key, required={"rules"}, optional={"partial", "history"})
         partial = fields.get("partial")
-        if partial is not None and outcome is not Outcome.EMERGENCY:
-            self.fail(partial, f"{key}.partial", "only emergency signs have partial rules")
+        history = fields.get("history")
         return SignRules(
             sign=name,
-            outcome=outcome,
             rules=self.sequence(fields["rules"], f"{key}.rules", self.rule),
             partial=self.sequence(partial, f"{key}.partial", self.rule) if partial else (),
+            history=self.history(history, f"{key}.history") if history else History.HEDGED,
         )
+
+    def history(self, node: yaml.Node, key: str) -> History:
+        value = self.string(node, key)
+        if value not in set(History):
+            allowed = ", ".join(history.value for history in History)
+            self.fail(node, key, f"unknown value {value!r} (allowed: {allowed})")
+        return History(value)
 
     def rule(self, node: yaml.Node, key: str) -> Rule:
         fields = self.mapping(node, key, required={"all"}, optional={"unless"})

@@ -4,6 +4,10 @@ The same tokenizer reads the lexicon phrases, so a phrase written in the YAML an
 message typed by a user end up as comparable token sequences. Apostrophes, straight or
 curly, are dropped rather than expanded: "don't" becomes "dont", the way many people
 type it anyway, and the lexicon simply lists the apostrophe-less form.
+
+Invisible characters that split a word (zero-width spaces and joiners, the soft hyphen,
+a byte-order mark) are removed, and accents are dropped ("nu\u0301mb", "numb\u00e9" with a
+stray accent): both are ways a red flag could slip past the lexicon unseen.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc\u0060\u00b4\u2032]")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|[,.!?;\n]")
 _SENTENCE_ENDS = frozenset(".!?;\n")
 _QUESTION = "?"
+# Zero-width space, non-joiner, joiner, word joiner, byte-order mark, soft hyphen.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +37,18 @@ class Sentence:
 
 
 def normalize(text: str) -> str:
-    """Fold case and width, and drop apostrophes."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _APOSTROPHES.sub("", folded)
+    """Fold case and width; drop apostrophes, invisible characters and accents."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_INVISIBLE)
+    return _APOSTROPHES.sub("", strip_accents(folded))
+
+
+def strip_accents(text: str) -> str:
+    """Decompose, drop combining marks, compose again: "nu\u0301mb" and "numb" match."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return unicodedata.normalize("NFC", kept)
 
 
 def split_sentences(text: str) -> list[Sentence]:

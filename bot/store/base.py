@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.engine.events import LogSession, Prompt, Timer
-from bot.store.records import Conversation, Profile
+from bot.store.records import Conversation, Profile, SafetyEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,14 @@ class Store(Protocol):
 
     async def log_session(self, user_id: int, session: LogSession) -> None:
         """Keep a finished session for /progress."""
+        ...
+
+    async def log_safety(self, user_id: int, event: SafetyEvent) -> None:
+        """Keep a safety outcome (reported, corrected, cleared) in the person's history."""
+        ...
+
+    async def safety_events(self, user_id: int) -> list[SafetyEvent]:
+        """The person's safety history, oldest first."""
         ...
 
     async def sessions(self, user_id: int, since: float) -> list[LogSession]:

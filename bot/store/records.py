@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.engine.events import Effect, Prompt, Timer
+if TYPE_CHECKING:  # events import the safety records below
+    from bot.engine.events import Effect, Prompt, Timer
 
 
 class Conversation:
@@ -35,13 +36,37 @@ class Conversation:
 
 
 @dataclass(slots=True)
+class SafetyHold:
+    """A safety outcome that keeps the stretches away (see :mod:`bot.safety.hold`)."""
+
+    tier: str  # a tier of flows/triage.yaml
+    sign: str  # the sign that was reported
+    since: float  # when, UTC epoch seconds
+    day: str  # the person's local date then (ISO), for "not the same day" and "next day"
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyEvent:
+    """One entry of a person's safety history, kept for their own record (and /export)."""
+
+    at: float
+    kind: str  # reported | corrected | cleared
+    tier: str
+    sign: str
+    via: str  # button | text | rating | check
+
+
+@dataclass(slots=True)
 class Profile:
     """Settings and safety status that outlive a session."""
 
     user_id: int
     language: str | None = None
     country: str | None = None
-    locked_sign: str | None = None  # set after an emergency report until the user is cleared
+    hold: SafetyHold | None = None  # the outcome in force, until it ends or is cleared
     timezone: str | None = None  # IANA name or "UTC+05:30", for reminders and /progress
     active: bool = True  # False after the user blocked the bot
     extra: dict[str, Any] = field(default_factory=dict)
+    # Lasting conditions (a known disc problem) a clinician has cleared, with when.
+    cleared: dict[str, float] = field(default_factory=dict)
+    paused_by: str | None = None  # the tier whose hold skipped reminders: said when they resume

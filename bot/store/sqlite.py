@@ -17,9 +17,9 @@ from typing import Any
 from bot.engine.events import LogSession, Prompt, Timer
 from bot.reminders.store import SCHEMA as REMINDERS_SCHEMA
 from bot.store.base import PendingTimer
-from bot.store.records import Conversation, Profile
+from bot.store.records import Conversation, Profile, SafetyEvent, SafetyHold
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conversations (
@@ -57,9 +57,33 @@ CREATE TABLE IF NOT EXISTS profiles (
 );
 """
 
+# Schema changes, applied in order to a database of an older version. Each runs once.
+MIGRATIONS: dict[int, str] = {
+    # 2: safety outcomes that stick (flows/triage.yaml): the hold in force, lasting signs a
+    # clinician has cleared, the tier that paused reminders, and the safety history.
+    # An emergency lock of version 1 becomes an emergency hold that may be cleared now.
+    2: """
+ALTER TABLE profiles ADD COLUMN hold TEXT;
+ALTER TABLE profiles ADD COLUMN cleared TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE profiles ADD COLUMN paused_by TEXT;
+UPDATE profiles SET hold = json_object('tier', 'emergency', 'sign', locked_sign, 'since', 0,
+                                       'day', '1970-01-01')
+    WHERE locked_sign IS NOT NULL;
+CREATE TABLE IF NOT EXISTS safety_events (
+    user_id INTEGER NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    sign TEXT NOT NULL,
+    via TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS safety_events_user ON safety_events (user_id, at);
+""",
+}
+
 
 # Every table that holds something about a user; /delete empties them all.
-USER_TABLES = ("conversations", "timers", "sessions", "profiles", "reminders")
+USER_TABLES = ("conversations", "timers", "sessions", "profiles", "reminders", "safety_events")
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -82,10 +106,25 @@ class SqliteStore:
         # A small page cache: hot rows are the active users', and the OS caches the file.
         self._db.execute("PRAGMA cache_size=-512")
         self._db.executescript(SCHEMA + REMINDERS_SCHEMA)
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring an older database up to :data:`SCHEMA_VERSION`, one version at a time."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0])
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self._db.execute("BEGIN")
+            try:
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                 (str(target),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     @classmethod
     def from_url(cls, database_url: str) -> SqliteStore:
@@ -108,14 +147,14 @@ class SqliteStore:
                 user_id, row[0], json.loads(row[1]), timers, _prompt_from_json(row[2])
             )
         prow = db.execute(
-            "SELECT language, country, locked_sign, timezone, active, extra FROM profiles"
-            " WHERE user_id = ?",
+            "SELECT language, country, hold, timezone, active, extra, cleared, paused_by"
+            " FROM profiles WHERE user_id = ?",
             (user_id,),
         ).fetchone()
         profile = None
         if prow is not None:
-            profile = Profile(user_id, prow[0], prow[1], prow[2], prow[3], bool(prow[4]),
-                              json.loads(prow[5]))
+            profile = Profile(user_id, prow[0], prow[1], _hold_from_json(prow[2]), prow[3],
+                              bool(prow[4]), json.loads(prow[5]), json.loads(prow[6]), prow[7])
         return conversation, profile
 
     async def save(self, conversation: Conversation, profile: Profile) -> None:
@@ -138,13 +177,16 @@ class SqliteStore:
                     [(uid, t.kind, t.due, t.epoch) for t in conversation.timers],
                 )
             db.execute(
-                "INSERT INTO profiles (user_id, language, country, locked_sign, timezone, active,"
-                " extra) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET"
+                "INSERT INTO profiles (user_id, language, country, hold, timezone, active,"
+                " extra, cleared, paused_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET"
                 " language = excluded.language, country = excluded.country,"
-                " locked_sign = excluded.locked_sign, timezone = excluded.timezone,"
-                " active = excluded.active, extra = excluded.extra",
-                (uid, profile.language, profile.country, profile.locked_sign, profile.timezone,
-                 int(profile.active), json.dumps(profile.extra)),
+                " hold = excluded.hold, timezone = excluded.timezone,"
+                " active = excluded.active, extra = excluded.extra,"
+                " cleared = excluded.cleared, paused_by = excluded.paused_by",
+                (uid, profile.language, profile.country, _hold_to_json(profile.hold),
+                 profile.timezone, int(profile.active), json.dumps(profile.extra),
+                 json.dumps(profile.cleared), profile.paused_by),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -172,6 +214,22 @@ class SqliteStore:
             (user_id, session.started_at, session.ended_at, session.outcome, session.pain_before,
              session.pain_after),
         )
+
+    async def log_safety(self, user_id: int, event: SafetyEvent) -> None:
+        self._db.execute(
+            "INSERT INTO safety_events (user_id, at, kind, tier, sign, via) VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, event.at, event.kind, event.tier, event.sign, event.via),
+        )
+
+    async def safety_events(self, user_id: int) -> list[SafetyEvent]:
+        return [
+            SafetyEvent(*row)
+            for row in self._db.execute(
+                "SELECT at, kind, tier, sign, via FROM safety_events WHERE user_id = ?"
+                " ORDER BY at",
+                (user_id,),
+            )
+        ]
 
     async def sessions(self, user_id: int, since: float) -> list[LogSession]:
         return [
@@ -210,3 +268,16 @@ def _prompt_from_json(raw: str | None) -> Prompt | None:
         return None
     data: dict[str, Any] = json.loads(raw)
     return Prompt(int(data["ref"]), str(data["text"]), int(data["seq"]))
+
+
+def _hold_to_json(hold: SafetyHold | None) -> str | None:
+    if hold is None:
+        return None
+    return json.dumps({"tier": hold.tier, "sign": hold.sign, "since": hold.since, "day": hold.day})
+
+
+def _hold_from_json(raw: str | None) -> SafetyHold | None:
+    if raw is None:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    return SafetyHold(str(data["tier"]), str(data["sign"]), float(data["since"]), str(data["day"]))

@@ -81,7 +81,7 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         builder = builder.updater(None)
     application = builder.build()
     runtime = build_runtime(settings, core, TelegramTransport(application.bot))
-    Handlers(runtime, core.bundle, core.engine.detector).install(application)
+    Handlers(runtime, core.bundle).install(application)
     bot_app = BotApp(application, runtime, core)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]

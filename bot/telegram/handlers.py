@@ -8,6 +8,7 @@ channel posts are ignored.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
@@ -23,7 +24,6 @@ from bot.engine.events import Choose, Command, Text
 from bot.engine.runtime import Runtime
 from bot.flow.loader import FlowBundle
 from bot.flow.texts import Texts
-from bot.safety.detection import Detector
 from bot.telegram.callback import decode
 from bot.telegram.render import escape
 
@@ -32,10 +32,9 @@ Context = ContextTypes.DEFAULT_TYPE
 
 
 class Handlers:
-    def __init__(self, runtime: Runtime, bundle: FlowBundle, detector: Detector) -> None:
+    def __init__(self, runtime: Runtime, bundle: FlowBundle) -> None:
         self.runtime = runtime
         self.bundle = bundle
-        self.detector = detector
 
     def install(self, app: Application) -> None:  # type: ignore[type-arg]
         private = filters.ChatType.PRIVATE
@@ -67,24 +66,26 @@ class Handlers:
         await self.runtime.dispatch(Text(update.effective_chat.id, message.text))
 
     async def on_edited(self, update: Update, context: Context) -> None:
-        """An edit does not change the conversation, unless it reports a warning sign."""
+        """An edit does not move the conversation, but it is read for safety like any text."""
         message = update.effective_message
         assert message is not None and update.effective_chat
-        await self._safety_or_reply(message, update, "system.not_text")
+        await self._read_for_safety(message, update, "edited")
 
     async def on_other(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice, files, locations... A caption is still read for safety."""
         message = update.effective_message
         assert message is not None and update.effective_chat
-        await self._safety_or_reply(message, update, "system.not_text")
+        await self._read_for_safety(message, update, "caption")
 
-    async def _safety_or_reply(self, message: Message, update: Update, key: str) -> None:
+    async def _read_for_safety(self, message: Message, update: Update,
+                               kind: Literal["caption", "edited"]) -> None:
+        """Triage (in the engine) decides; with nothing alarming the person hears "text only"."""
         text = message.text or message.caption
         assert update.effective_chat is not None
-        if text and self.detector.detect(text).alarming:
-            await self.runtime.dispatch(Text(update.effective_chat.id, text))
+        if text:
+            await self.runtime.dispatch(Text(update.effective_chat.id, text, kind))
         else:
-            await message.reply_text(self.texts(update).get(key), do_quote=False)
+            await message.reply_text(self.texts(update).get("system.not_text"), do_quote=False)
 
     async def on_group(self, update: Update, context: Context) -> None:
         message = update.effective_message
