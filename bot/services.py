@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time, tzinfo
 
 from bot.engine.events import (
     Button,
+    Priority,
     Choose,
     Command,
     Effect,
@@ -48,6 +49,7 @@ PRESETS = {"morning": time(8, 0), "lunchtime": time(12, 30), "evening": time(19,
 COMMON_ZONES = ("Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago",
                 "America/Los_Angeles", "Asia/Kolkata", "Australia/Sydney", "UTC")
 SNOOZE_SECONDS = 30 * 60
+OWNED = frozenset({"del", "chg", "start", "snooze", "skip"})  # reminder buttons: the presser's own
 PROGRESS_DAYS = 30
 
 
@@ -92,6 +94,7 @@ class Services:
             case Command(name="privacy"):
                 return Outcome([Send(texts.get("privacy.text"))])
             case Command(name="delete"):
+                conv.ctx["confirm_delete"] = True  # only this question's "yes" erases
                 return Outcome([Send(texts.get("delete.ask"), (
                     Button("del_yes", texts.get("delete.confirm")),
                     Button("del_no", texts.get("delete.cancel"))))])
@@ -104,12 +107,17 @@ class Services:
     # ------------------------------------------------------------ buttons
     async def _on_button(self, conv: Conversation, profile: Profile, texts: Texts,
                          choice: str) -> Outcome:
+        """A feature's button. What it names (a reminder, the erase question) must be the
+        presser's own and still open: a forged or replayed press changes nothing."""
         parts = choice.split("_")
         match parts:
-            case ["del", "yes"]:
+            case ["del", "yes"] if conv.ctx.pop("confirm_delete", False):
                 return Outcome([EraseUser(), Send(self.bundle.texts(None).get("delete.done"))])
-            case ["del", "no"]:
+            case ["del", "no"] if conv.ctx.pop("confirm_delete", False):
                 return Outcome([Send(texts.get("delete.cancelled"))])
+            case ["rm", verb, rid] if rid.isdigit() and verb in OWNED and not await self._owns(
+                    profile, int(rid)):
+                return Outcome([Toast(texts.get("remind.gone"))])
             case ["tz", index] if index.isdigit() and int(index) < len(COMMON_ZONES):
                 return await self._set_zone(conv, profile, texts, COMMON_ZONES[int(index)])
             case ["rm", "at", preset] if preset in PRESETS:
@@ -190,7 +198,7 @@ class Services:
         now = self.clock()
         changing = conv.ctx.pop("changing", None)
         try:
-            if changing is not None and await self.reminders.get(int(changing)) is not None:
+            if changing is not None and await self._owns(profile, int(changing)):
                 await self.reminders.update(int(changing), rule, now)
             else:
                 await self.reminders.add(profile.user_id, rule, now)
@@ -211,10 +219,11 @@ class Services:
             buttons.append(Button(f"rm_del_{reminder.id}", texts.get("remind.delete", time=hhmm)))
         return [Send("\n".join(lines), tuple(buttons))]
 
-    async def _delete_one(self, profile: Profile, texts: Texts, reminder_id: int) -> Outcome:
+    async def _owns(self, profile: Profile, reminder_id: int) -> bool:
         reminder = await self.reminders.get(reminder_id)
-        if reminder is None or reminder.user_id != profile.user_id:
-            return Outcome([Toast(texts.get("remind.gone"))])
+        return reminder is not None and reminder.user_id == profile.user_id
+
+    async def _delete_one(self, profile: Profile, texts: Texts, reminder_id: int) -> Outcome:
         await self.reminders.delete(reminder_id)
         return Outcome([Send(texts.get("remind.deleted"))])
 
@@ -280,7 +289,7 @@ class Services:
             tier = Tier(profile.paused_by)
             text = f"{texts.get(self.bundle.triage.tiers.rule(tier).resume)}\n\n{text}"
             profile.paused_by = None
-        return Send(text, (
+        return Send(text, priority=Priority.BULK, buttons=(
             Button(f"rm_start_{reminder_id}", texts.get("remind.start")),
             Button(f"rm_snooze_{reminder_id}", texts.get("remind.snooze")),
             Button(f"rm_skip_{reminder_id}", texts.get("remind.skip"))))

@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import Literal
 
 from bot.components import Core, build_engine, build_services
-from bot.engine.events import Button, Choose, ClosePrompt, Command, Send, SendPhoto, Start, Text
+from bot.engine.events import (
+    Button,
+    Choose,
+    ClosePrompt,
+    Command,
+    Priority,
+    Send,
+    SendPhoto,
+    Start,
+    Text,
+)
+from bot.engine.flood import FloodGuard
 from bot.engine.runtime import RecipientGone, Runtime
 from bot.flow.loader import FlowBundle
 from bot.safety.triage import Triage
@@ -25,6 +36,7 @@ class Sent:
     buttons: tuple[Button, ...]
     seq: int
     ref: int
+    priority: Priority = Priority.REPLY
 
 
 @dataclass
@@ -39,7 +51,8 @@ class RecordingTransport:
         if user_id in self.blocked:
             raise RecipientGone()
         ref = len(self.sent) + 1
-        self.sent.append(Sent(user_id, message.text, message.buttons, message.seq, ref))
+        self.sent.append(Sent(user_id, message.text, message.buttons, message.seq, ref,
+                              message.priority))
         self.changed.set()
         return ref
 
@@ -119,9 +132,12 @@ class ChatClient:
 
 
 def make_runtime(bundle: FlowBundle, triage: Triage, db: Path, *, time_scale: float = 0.005,
-                 clock: Callable[[], float] = time.time) -> tuple[Runtime, RecordingTransport]:
+                 clock: Callable[[], float] = time.time,
+                 store: type[SqliteStore] = SqliteStore) -> tuple[Runtime, RecordingTransport]:
     engine = build_engine(bundle, time_scale=time_scale, triage=triage, clock=clock)
     transport = RecordingTransport()
-    core = Core(bundle, engine, SqliteStore(db))
+    core = Core(bundle, engine, store(db))
     services = build_services(core, clock)
-    return Runtime(engine, core.store, transport, services=services, clock=clock), transport
+    runtime = Runtime(engine, core.store, transport, services=services, clock=clock)
+    runtime.flood = FloodGuard(rate=1000, burst=1000)  # tests type faster than people do
+    return runtime, transport

@@ -51,3 +51,22 @@ async def test_a_failed_press_gets_the_apology_even_if_it_was_acknowledged(clien
         await handlers.on_error(update, context)  # type: ignore[arg-type]
         assert bot.sent == [(42, "Sorry, something went wrong on my side. Send /start to begin again, "
                                  "or /help.")]
+
+
+def test_a_group_message_is_for_the_bot_when_it_mentions_or_replies_to_it() -> None:
+    from datetime import UTC, datetime
+
+    from telegram import Chat, Message, User
+
+    from bot.telegram.handlers import addressed_to_bot, media_kind
+
+    group = Chat(-100, Chat.SUPERGROUP)
+    bot_user = User(99, "Back Care Guide", is_bot=True)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    ours = Message(1, when, group, from_user=bot_user, text="hi")
+    assert addressed_to_bot(Message(2, when, group, text="@BackCareBot my leg is numb"),
+                            "backcarebot", 99)
+    assert addressed_to_bot(Message(3, when, group, text="my leg is numb", reply_to_message=ours),
+                            "backcarebot", 99)
+    assert not addressed_to_bot(Message(4, when, group, text="my leg is numb"), "backcarebot", 99)
+    assert media_kind(Message(5, when, group, text="x")) == "other"

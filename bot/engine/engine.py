@@ -38,6 +38,8 @@ from bot.engine.events import (
     Event,
     LogSafety,
     LogSession,
+    Media,
+    Priority,
     Schedule,
     Send,
     Start,
@@ -55,7 +57,7 @@ from bot.safety import hold as holds
 from bot.safety.emergency import Country, EmergencyNumbers
 from bot.safety.emergency_line import numbers_line
 from bot.safety.triage import NOTHING, Action, Assessment, Triage
-from bot.safety.triage_rules import RED_FLAG_TIERS, Tier
+from bot.safety.triage_rules import LOCKING, RED_FLAG_TIERS, Tier
 from bot.store.records import Conversation, Profile, SafetyEvent
 
 LATE_RESUME_AFTER = 600.0  # a hold that ended longer ago than this asks before resuming
@@ -142,6 +144,11 @@ class Engine:
             if bundle.safety.exercise_tag in state.tags)
         self._red_flag_outcomes = frozenset(
             self.rules.tiers.rule(tier).outcome for tier in RED_FLAG_TIERS)
+        i = self.flow.interrupts
+        # Messages said in these states go out before anything queued (Priority.SAFETY).
+        self._safety_states = frozenset(
+            {self.rules.tiers.rule(tier).outcome for tier in LOCKING}
+            | {i.stop, i.confirm, i.warning, i.pause, i.locked, i.wait, i.rest})
         self.machine = FlowMachine(
             model=None,
             states=list(self.flow.states),
@@ -177,7 +184,10 @@ class Engine:
         self.machine.remove_model(conversation)
 
     def new_conversation(self, user_id: int) -> Conversation:
-        return Conversation(user_id, self.flow.start, {"seq": 0, "epoch": 0, "fresh": True})
+        """A new conversation. Prompt numbers start at the clock in milliseconds, so they never
+        restart for a person: a button of a conversation they erased can't answer a new one."""
+        return Conversation(user_id, self.flow.start,
+                            {"seq": int(self.clock() * 1000), "epoch": 0, "fresh": True})
 
     async def _trigger(self, conv: Conversation, trigger: str) -> None:
         """Fire a transition, unless it would enter an exercise while a safety hold is on."""
@@ -195,7 +205,22 @@ class Engine:
         """The safety meaning of an event's text (the one triage call per event)."""
         if isinstance(event, Text):
             return self.triage.text(event.text, profile.language)
+        if isinstance(event, Media) and event.caption:
+            return self.triage.text(event.caption, profile.language)
         return NOTHING
+
+    def group_advice(self, text: str, language: str | None) -> Send | None:
+        """The advice for an alarming message addressed to the bot in a group (nothing stored)."""
+        found = self.triage.text(text, language)
+        if not found.alarming:
+            return None
+        texts = self.bundle.texts(language)
+        sign = self.rules.signs.get(found.sign or "")
+        name = texts.get(sign.name) if sign is not None else texts.get("sign.unknown")
+        key = sign.message if sign is not None else self.rules.tiers.emergency.message
+        numbers = numbers_line(self.numbers, texts, None) if self.numbers else ""
+        advice = texts.get(key, sign=name, sign_cap=name[:1].upper() + name[1:], numbers=numbers)
+        return Send(f"{advice}\n\n{texts.get('group.advice')}", priority=Priority.SAFETY)
 
     async def handle(self, conv: Conversation, profile: Profile, event: Event,
                      assessment: Assessment | None = None) -> list[Effect]:
@@ -210,6 +235,9 @@ class Engine:
                 case Text():
                     found = assessment if assessment is not None else self.assess(event, profile)
                     await self._on_text(conv, event, found)
+                case Media():
+                    found = assessment if assessment is not None else self.assess(event, profile)
+                    await self._on_media(conv, event, found)
                 case TimerFired():
                     await self._on_timer(conv, event)
                 case Start():
@@ -421,6 +449,16 @@ class Engine:
                 conv.effects.append(Send(self._texts(conv).get("system.not_text")))
             case _:
                 await self._on_plain_text(conv, self.flow.states[conv.state], event.text)
+
+    async def _on_media(self, conv: Conversation, event: Media, found: Assessment) -> None:
+        """Media can't be read: a hold pauses and asks whether they are OK (a person on the
+        floor may say "my leg went numb" out loud); elsewhere, "text only"."""
+        if found.action is not Action.NONE:
+            await self._on_text(conv, Text(event.user_id, event.caption, "caption"), found)
+        elif self.flow.states[conv.state].kind == "hold":
+            await self._call(conv, self.flow.interrupts.pause)
+        else:
+            conv.effects.append(Send(self._texts(conv).get("system.not_text")))
 
     async def _on_plain_text(self, conv: Conversation, state: State, text: str) -> None:
         texts = self._texts(conv)
@@ -675,8 +713,16 @@ class Engine:
         seq = int(conv.ctx.get("seq", 0)) + 1
         conv.ctx["seq"] = seq
         if paragraphs:
-            conv.effects.append(Send("\n\n".join(paragraphs), buttons, seq if buttons else 0))
+            priority = Priority.SAFETY if conv.state in self._safety_states else Priority.REPLY
+            conv.effects.append(Send("\n\n".join(paragraphs), buttons, seq if buttons else 0,
+                                     priority))
         return seq
+
+    def notice(self, profile: Profile, key: str) -> Send:
+        """A system message outside the flow (the store is down, slow down), said first."""
+        texts = self.bundle.texts(profile.language)
+        numbers = numbers_line(self.numbers, texts, profile.country) if self.numbers else ""
+        return Send(texts.get(key, numbers=numbers), priority=Priority.SAFETY)
 
     def _prompt_again(self, conv: Conversation, state: State) -> None:
         texts = self._texts(conv)

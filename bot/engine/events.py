@@ -7,6 +7,7 @@ never sees Telegram or a terminal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
 from bot.store.records import SafetyEvent
@@ -42,6 +43,15 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """Something that is not text (a voice note, video, sticker, photo...), with its caption."""
+
+    user_id: int
+    kind: str  # voice | video_note | audio | sticker | photo | video | document | other
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     user_id: int
     name: str
@@ -57,7 +67,7 @@ class TimerFired:
     late_by: float = 0.0  # seconds past its due time
 
 
-Event = Start | Choose | Text | Command | TimerFired
+Event = Start | Choose | Text | Media | Command | TimerFired
 
 
 # ----------------------------------------------------------------- effects
@@ -67,6 +77,15 @@ class Button:
     label: str
 
 
+class Priority(IntEnum):
+    """Which outgoing message goes first when the send budget is short (lower first)."""
+
+    SAFETY = 0  # urgent care, a stop, a pain stop, the question that pauses a hold
+    REPLY = 1  # a live conversation's next message
+    TIDY = 2  # an edit that only tidies an answered question's keyboard
+    BULK = 3  # reminders and other messages nobody is waiting for
+
+
 @dataclass(frozen=True, slots=True)
 class Send:
     """A new message. With buttons it becomes the user's current prompt, numbered ``seq``."""
@@ -74,6 +93,7 @@ class Send:
     text: str
     buttons: tuple[Button, ...] = ()
     seq: int = 0
+    priority: Priority = Priority.REPLY
 
 
 @dataclass(slots=True)

@@ -4,6 +4,12 @@
   users in parallel.
 - State and timers are saved to the store *before* any effect is carried out, so a
   killed process resumes every conversation and timer where it was.
+- A store that fails never silences the bot: the effects are carried out from memory
+  (safety advice first), the write is retried in the background, the failure is logged
+  once per outage with its kind, and the person is told plainly once that their progress
+  can't be saved. A failed read still answers red flags (from a fresh, unsaved state).
+- A person typing faster than a few messages a second gets one polite line and the rest
+  is dropped, except what triage finds alarming (:mod:`bot.engine.flood`).
 - Timers are ``loop.call_later`` handles that a stop or an emergency cancels at once;
   no hold is ever an ``await sleep`` inside a handler.
 - Only recently active users are kept in memory (and registered with the machine);
@@ -26,6 +32,7 @@ from bot.engine.engine import Engine
 from bot.engine.events import (
     CancelTimers,
     ClosePrompt,
+    Command,
     Effect,
     EraseUser,
     Event,
@@ -35,17 +42,22 @@ from bot.engine.events import (
     Schedule,
     Send,
     SendPhoto,
+    Text,
     Timer,
     TimerFired,
     Toast,
 )
+from bot.engine.flood import FloodGuard
 from bot.reminders.dispatcher import ReminderDispatcher, SendResult
 from bot.reminders.store import Due
+from bot.safety.triage import Assessment
 from bot.services import Services
 from bot.store.base import Store
 from bot.store.records import Conversation, Profile
 
 log = logging.getLogger(__name__)
+CLOSE_WITHIN = 8.0  # seconds: everything in flight gets this long at shutdown (SIGTERM)
+RETRY_SAVES_EVERY = 2.0  # seconds between attempts to write state the store refused
 
 # Called with the toast texts of an event as soon as the engine has decided (and the state
 # is saved), while the messages are still going out: a Telegram button stops spinning then.
@@ -103,6 +115,24 @@ class KeyedLocks:
         return key in self._locks
 
 
+class StoreHealth:
+    """Whether the store works; logs a failure once per outage, and the recovery."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    def failed(self, action: str, error: BaseException) -> None:
+        if not self.failing:
+            self.failing = True
+            log.error("store %s failed (%s: %s); answering from memory and retrying",
+                      action, type(error).__name__, error)
+
+    def ok(self) -> None:
+        if self.failing:
+            self.failing = False
+            log.warning("store works again")
+
+
 class Runtime:
     def __init__(
         self,
@@ -136,6 +166,12 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
+        self._closed = False
+        self.health = StoreHealth()
+        self.flood = FloodGuard()
+        self._unsaved: set[int] = set()  # users whose state the store refused: retried
+        self._told_unsaved: set[int] = set()  # told once per outage that nothing is saved
+        self._degraded: set[int] = set()  # loaded from nothing after a failed read: never saved
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -156,19 +192,28 @@ class Runtime:
             self._reminder_task = asyncio.create_task(dispatcher.run(self._reminder_stop))
 
     async def close(self) -> None:
-        """Stop timers, let in-flight events finish, and close the store."""
+        """Stop firing timers, let in-flight events finish, save, and close the store.
+
+        Holds that have not ended stay in the store with their due time, so the next start
+        re-arms them; a timer event already running is finished (its message sent) first.
+        Call it while the transport can still send. A second call does nothing.
+        """
+        if self._closed:
+            return
+        self._closed = True
         self._closing = True
-        self._reminder_stop.set()
-        if self._reminder_task is not None:
-            await asyncio.wait([self._reminder_task], timeout=10)
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        deadline = asyncio.get_running_loop().time() + CLOSE_WITHIN
         for handles in self._handles.values():
             for handle in handles:
                 handle.cancel()
         self._handles.clear()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=10)
+        self._reminder_stop.set()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        running = [t for t in (self._reminder_task, *self._tasks) if t is not None]
+        if running:
+            await asyncio.wait(running, timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        await self._retry_unsaved()
         for uid in list(self._active):
             await self._evict(uid)
         await self.store.close()
@@ -183,12 +228,19 @@ class Runtime:
         uid = event.user_id
         async with self._locks.hold(uid):
             conv, profile = await self._load(uid)
-            was_active = profile.active
-            effects = await self._handle(conv, profile, event)
-            await self.store.save(conv, profile)
-            self._unsaved_prompts.discard(uid)
-            if self.services is not None and profile.active and not was_active:
-                await self.services.reminders.set_active_for_user(uid, True, self.clock())
+            assessment = self.engine.assess(event, profile)
+            if isinstance(event, Text | Command) and not self.flood.allow(uid) and (
+                    not assessment.alarming):
+                await self._flooded(uid, profile)
+                return []
+            if uid in self._degraded and not assessment.alarming:
+                effects: list[Effect] = [self.engine.notice(profile, "system.store_down")]
+            else:
+                was_active = profile.active
+                effects = await self._handle(conv, profile, event, assessment)
+                saved = await self._save(conv, profile, effects)
+                if saved and self.services is not None and profile.active and not was_active:
+                    await self._reminders_active(uid, True)
             toasts = [effect.text for effect in effects if isinstance(effect, Toast)]
             side = [acknowledge(toasts)] if acknowledge is not None else []
             try:
@@ -196,16 +248,66 @@ class Runtime:
             except RecipientGone:
                 await self._recipient_gone(conv, profile)
                 return []
-            if self.engine.flow.states[conv.state].kind == "end" and not conv.timers:
+            if uid in self._degraded or (
+                    self.engine.flow.states[conv.state].kind == "end" and not conv.timers):
                 await self._evict(uid)
             return toasts
 
-    async def _handle(self, conv: Conversation, profile: Profile, event: Event) -> list[Effect]:
+    async def _flooded(self, uid: int, profile: Profile) -> None:
+        """Too many messages too fast: one polite line, then silence until they slow down."""
+        if self.flood.warn_once(uid):
+            log.info("user %s is sending too fast; dropping messages for a moment", uid)
+            with contextlib.suppress(RecipientGone):
+                await self.transport.send(uid, self.engine.notice(profile, "system.slow_down"))
+
+    async def _save(self, conv: Conversation, profile: Profile, effects: list[Effect]) -> bool:
+        """Write the state before acting on it; if the store refuses, act anyway and say so."""
+        uid = conv.user_id
+        if uid in self._degraded:
+            return False
+        try:
+            await self.store.save(conv, profile)
+        except Exception as exc:
+            self.health.failed("write", exc)
+            self._unsaved.add(uid)
+            if uid not in self._told_unsaved:
+                self._told_unsaved.add(uid)
+                effects.append(self.engine.notice(profile, "system.store_down"))
+            return False
+        self.health.ok()
+        self._unsaved.discard(uid)
+        self._unsaved_prompts.discard(uid)
+        return True
+
+    async def _retry_unsaved(self) -> None:
+        for uid in list(self._unsaved):
+            entry = self._active.get(uid)
+            if entry is None:
+                self._unsaved.discard(uid)
+                continue
+            try:
+                await self.store.save(entry[0], entry[1])
+            except Exception as exc:
+                self.health.failed("write", exc)
+                return
+            self.health.ok()
+            self._unsaved.discard(uid)
+        if not self._unsaved:
+            self._told_unsaved.clear()
+
+    async def _reminders_active(self, uid: int, active: bool) -> None:
+        assert self.services is not None
+        try:
+            await self.services.reminders.set_active_for_user(uid, active, self.clock())
+        except Exception as exc:
+            self.health.failed("write", exc)
+
+    async def _handle(self, conv: Conversation, profile: Profile, event: Event,
+                      assessment: Assessment) -> list[Effect]:
         """The account features take their commands and buttons; the flow engine the rest.
 
-        Triage reads the event's text once, here, before anyone else sees it.
+        Triage has read the event's text once, before anyone else sees it.
         """
-        assessment = self.engine.assess(event, profile)
         if self.services is None or not self.services.claims(event, conv, assessment):
             return await self.engine.handle(conv, profile, event, assessment)
         outcome = await self.services.handle(event, conv, profile)
@@ -241,10 +343,8 @@ class Runtime:
                             self._unsaved_prompts.add(uid)
                     case ClosePrompt():
                         closing.append(effect)
-                    case LogSession():
-                        await self.store.log_session(uid, effect)
-                    case LogSafety():
-                        await self.store.log_safety(uid, effect.event)
+                    case LogSession() | LogSafety():
+                        await self._log(uid, effect)
                     case SendPhoto():
                         self.budget.note()
                         await self.transport.send_photo(uid, effect)
@@ -260,15 +360,25 @@ class Runtime:
             if isinstance(result, BaseException):
                 raise result
 
+    async def _log(self, uid: int, effect: LogSession | LogSafety) -> None:
+        """Keep a record; a store that refuses it never holds up the conversation."""
+        try:
+            if isinstance(effect, LogSession):
+                await self.store.log_session(uid, effect)
+            else:
+                await self.store.log_safety(uid, effect.event)
+        except Exception as exc:
+            self.health.failed("write", exc)
+
     async def _recipient_gone(self, conv: Conversation, profile: Profile) -> None:
         log.info("user %s is unreachable; marked inactive", conv.user_id)
         self._cancel(conv.user_id)
         conv.timers = []
         conv.prompt = None
         profile.active = False
-        await self.store.save(conv, profile)
+        await self._save(conv, profile, [])
         if self.services is not None:
-            await self.services.reminders.set_active_for_user(conv.user_id, False, self.clock())
+            await self._reminders_active(conv.user_id, False)
         await self._evict(conv.user_id)
 
     async def _erase(self, user_id: int) -> None:
@@ -310,7 +420,12 @@ class Runtime:
         if entry is not None:
             conv, profile, _ = entry
         else:
-            stored, stored_profile = await self.store.load(uid)
+            try:
+                stored, stored_profile = await self.store.load(uid)
+            except Exception as exc:  # answer from a fresh state that is never saved
+                self.health.failed("read", exc)
+                stored, stored_profile = None, None
+                self._degraded.add(uid)
             conv = stored or self.engine.new_conversation(uid)
             profile = stored_profile or Profile(uid)
             if conv.state not in self.engine.flow.states:  # the flow changed since it was saved
@@ -320,18 +435,32 @@ class Runtime:
         return conv, profile
 
     async def _evict(self, uid: int) -> None:
+        if uid in self._unsaved and not self._closing:
+            return  # kept in memory until the store takes it
         entry = self._active.pop(uid, None)
+        self._degraded.discard(uid)
         if entry is None:
             return
         self.engine.detach(entry[0])
         if uid in self._unsaved_prompts:
             self._unsaved_prompts.discard(uid)
-            await self.store.save_prompt(uid, entry[0].prompt)
+            try:
+                await self.store.save_prompt(uid, entry[0].prompt)
+            except Exception as exc:
+                self.health.failed("write", exc)
 
     async def _sweep_idle(self) -> None:
+        """Retry refused writes every few seconds; evict idle users now and then."""
+        loop = asyncio.get_running_loop()
         interval = max(1.0, min(60.0, self.idle_evict / 2))
+        next_sweep = loop.time() + interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(RETRY_SAVES_EVERY, interval))
+            if self._unsaved:
+                await self._retry_unsaved()
+            if loop.time() < next_sweep:
+                continue
+            next_sweep = loop.time() + interval
             cutoff = self.clock() - self.idle_evict
             idle = [u for u, (_, _, seen) in self._active.items()
                     if seen < cutoff and not self._locks.busy(u)]

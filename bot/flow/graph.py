@@ -66,7 +66,7 @@ def subflow_states(flow: Flow) -> set[str]:
     main = main_states(flow)
     entries = {c.call for s in flow.states.values() for c in s.choices if c.call}
     i = flow.interrupts
-    entries |= {i.warning, i.confirm, i.info, i.late_resume, i.mistap}
+    entries |= {i.warning, i.confirm, i.info, i.pause, i.late_resume, i.mistap}
     seen: set[str] = set()
     todo = deque(e for e in entries if e in flow.states and e not in main)
     seen.update(todo)
@@ -143,6 +143,7 @@ def edges(bundle: FlowBundle) -> list[Edge]:
         if state.kind != "end":
             result.append(Edge(name, i.stop, "/stop", "interrupt"))
         if state.kind == "hold":
+            result.append(Edge(name, i.pause, "media during the hold", "interrupt"))
             result.append(Edge(name, i.late_resume, "resumed late", "interrupt"))
             result.append(Edge(name, state.resume or name, "resumed late (return)", "return"))
         if name in outcomes:  # right after a screening answer: "I tapped it by mistake"

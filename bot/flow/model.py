@@ -104,6 +104,7 @@ class Interrupts(_Strict):
     confirm: str  # a hedged red-flag mention: one yes/no question (call)
     info: str  # a question about a sign (call)
     mistap: str  # "I tapped Yes by mistake" right after a screening outcome
+    pause: str  # a voice note, sticker or other media during a hold: paused, are you OK? (call)
     late_resume: str  # a hold that ended long ago while the bot was offline (call)
     locked: str  # /start while an outcome holds that the person may now say is cleared
     wait: str  # /start while it holds and can't be cleared yet

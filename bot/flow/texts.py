@@ -67,6 +67,8 @@ ENGINE_KEYS = (
     "system.no_session",
     "system.unknown_command",
     "system.not_text",
+    "system.slow_down",
+    "system.store_down",
     "system.too_long",
     "system.group",
     "system.error",

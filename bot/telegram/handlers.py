@@ -1,14 +1,15 @@
 """python-telegram-bot handlers: Telegram updates in, engine events out.
 
 The engine (through ``transitions``) owns all conversation state; these handlers keep
-none. Private chats only: groups get one line inviting the user to a private chat, and
-channel posts are ignored.
+none. Health conversations happen in private chats only. In a group, a command gets one
+line inviting the user to a private chat, and a message addressed to the bot (a mention
+or a reply) that triage finds alarming gets the urgent advice with the default emergency
+numbers, stored nowhere. Channel posts are ignored.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
@@ -20,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engine.events import Choose, Command, Text
+from bot.engine.events import Choose, Command, Media, Text
 from bot.engine.runtime import Runtime
 from bot.flow.loader import FlowBundle
 from bot.flow.texts import Texts
@@ -45,6 +46,9 @@ class Handlers:
         app.add_handler(MessageHandler(private & new, self.on_other))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & new & filters.COMMAND, self.on_group))
+        app.add_handler(MessageHandler(
+            filters.ChatType.GROUPS & new & filters.TEXT & (filters.Entity("mention") | filters.REPLY),
+            self.on_group_mention))
         app.add_error_handler(self.on_error)
 
     def texts(self, update: Update) -> Texts:
@@ -69,23 +73,31 @@ class Handlers:
         """An edit does not move the conversation, but it is read for safety like any text."""
         message = update.effective_message
         assert message is not None and update.effective_chat
-        await self._read_for_safety(message, update, "edited")
-
-    async def on_other(self, update: Update, context: Context) -> None:
-        """Stickers, photos, voice, files, locations... A caption is still read for safety."""
-        message = update.effective_message
-        assert message is not None and update.effective_chat
-        await self._read_for_safety(message, update, "caption")
-
-    async def _read_for_safety(self, message: Message, update: Update,
-                               kind: Literal["caption", "edited"]) -> None:
-        """Triage (in the engine) decides; with nothing alarming the person hears "text only"."""
         text = message.text or message.caption
-        assert update.effective_chat is not None
         if text:
-            await self.runtime.dispatch(Text(update.effective_chat.id, text, kind))
+            await self.runtime.dispatch(Text(update.effective_chat.id, text, "edited"))
         else:
             await message.reply_text(self.texts(update).get("system.not_text"), do_quote=False)
+
+    async def on_other(self, update: Update, context: Context) -> None:
+        """Stickers, photos, voice, files, locations... The engine decides: a caption is read
+        for safety, and media during a hold pauses it and asks whether the person is OK."""
+        message = update.effective_message
+        assert message is not None and update.effective_chat
+        await self.runtime.dispatch(
+            Media(update.effective_chat.id, media_kind(message), message.caption or ""))
+
+    async def on_group_mention(self, update: Update, context: Context) -> None:
+        """A group message for the bot: only an alarming one is answered, and nothing is kept."""
+        message = update.effective_message
+        if message is None or message.text is None or update.effective_chat is None:
+            return
+        if not addressed_to_bot(message, context.bot.username, context.bot.id):
+            return
+        language = update.effective_user.language_code if update.effective_user else None
+        advice = self.runtime.engine.group_advice(message.text, language)
+        if advice is not None:
+            await self.runtime.transport.send(update.effective_chat.id, advice)
 
     async def on_group(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -151,3 +163,21 @@ class Handlers:
                                            self.texts(update).get("system.error"))
         except Exception as exc:  # the apology itself failed: nothing more to do
             log.warning("could not send the apology: %s", type(exc).__name__)
+
+
+MEDIA_KINDS = ("voice", "video_note", "audio", "sticker", "photo", "video", "animation",
+               "document")
+
+
+def media_kind(message: Message) -> str:
+    """Which kind of non-text message this is (for the engine: all of them pause a hold)."""
+    return next((kind for kind in MEDIA_KINDS if getattr(message, kind, None)), "other")
+
+
+def addressed_to_bot(message: Message, username: str | None, bot_id: int) -> bool:
+    """A mention of the bot's @username, or a reply to one of the bot's messages."""
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return True
+    text = (message.text or "").casefold()
+    return bool(username) and f"@{username}".casefold() in text
