@@ -247,11 +247,52 @@ async def test_stale_timer_is_ignored(client: ChatClient) -> None:
 async def test_free_text_without_meaning_points_to_the_buttons(client: ChatClient) -> None:
     await client.start()
     await client.send("hello there")
+    assert client.texts[-1] == "First, four short lists of safety questions. Shall we start?"
+    assert [b.label for b in client.messages[-1].buttons][0] == "I understand, let's start"
+    await into_hold(client)
+    await client.send("hello there")
     assert "use the buttons" in client.texts[-1]
     await client.send("x" * 3000)
     assert "too long" in client.texts[-1]
     await client.command("dance")
     assert "don't know that command" in client.texts[-1]
+
+
+@pytest.mark.parametrize(("typed", "expect"), [
+    ("nope", "Sudden weakness in a leg"), ("n", "Sudden weakness in a leg"),
+    ("nah I'm fine", "Sudden weakness in a leg"), ("None of these.", "Sudden weakness in a leg"),
+    ("yes", "Since your back pain began"),  # not clear which sign: the list again
+])
+async def test_typed_answers_at_a_screening_list(client: ChatClient, typed: str,
+                                                 expect: str) -> None:
+    await client.start()
+    await client.click("let's start")
+    await client.send(typed)
+    assert expect in client.texts[-1]
+    assert not client.saw("Get emergency help")
+
+
+async def test_typed_answers_at_the_pain_scale_and_choices(client: ChatClient) -> None:
+    await client.start()
+    await client.click("let's start")
+    for _ in range(4):
+        await client.click("None of these")
+    await client.send("four")
+    assert "How long would you like to hold" in client.texts[-1]
+    await client.send("longer please")
+    assert "Interlace your fingers" in client.texts[-1]
+    sessions_ctx = (await client.runtime._load(client.user_id))[0].ctx
+    assert sessions_ctx["pain_before"] == 4 and sessions_ctx["hold"] == "long"
+
+
+@pytest.mark.parametrize("typed", ["4/10", "4 out of 10", " 4 "])
+async def test_typed_pain_scores(client: ChatClient, typed: str) -> None:
+    await client.start()
+    await client.click("let's start")
+    for _ in range(4):
+        await client.click("None of these")
+    await client.send(typed)
+    assert "How long would you like to hold" in client.texts[-1]
 
 
 async def test_typed_label_works_like_a_button(client: ChatClient) -> None:

@@ -27,6 +27,15 @@ NEW_YORK = ZoneInfo("America/New_York")
         (" 7:05 ", time(7, 5)),
         ("0:00", time(0, 0)),
         ("23:59", time(23, 59)),
+        ("7pm", time(19, 0)),  # the ways people write times
+        ("7 pm", time(19, 0)),
+        ("7:30 pm", time(19, 30)),
+        ("8:00 PM", time(20, 0)),
+        ("7.30 a.m.", time(7, 30)),
+        ("12am", time(0, 0)),
+        ("12pm", time(12, 0)),
+        ("19h", time(19, 0)),
+        ("19.30", time(19, 30)),
     ],
 )
 def test_parse_time_accepts(text: str, expected: time) -> None:
@@ -34,7 +43,8 @@ def test_parse_time_accepts(text: str, expected: time) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["25:99", "24:00", "23:60", "tomorrow-ish", "", "   ", "8", "8:5", "08:00:00", "-1:00", "8:00 pm"]
+    "text", ["25:99", "24:00", "23:60", "tomorrow-ish", "", "   ", "8", "8:5", "08:00:00", "-1:00",
+             "13pm", "0am", "19:30 pm", "25h"]
 )
 def test_parse_time_rejects(text: str) -> None:
     assert parse_time(text) is None

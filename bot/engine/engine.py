@@ -48,6 +48,7 @@ from bot.engine.events import (
     TimerFired,
     Toast,
 )
+from bot.engine.replies import Option, read_choice, read_rating
 from bot.flow.choices import choices_of, question_of
 from bot.flow.graph import resume_point, subflow_states
 from bot.flow.loader import FlowBundle
@@ -469,24 +470,28 @@ class Engine:
             else:
                 self._set_country(conv, state, country)
             return
-        if state.kind == "rating" and _rating(f"r{text.strip()}") is not None:
-            await self._rate(conv, state, int(text.strip()))
-            return
-        if len(text) <= LONG_TEXT:
-            typed = text.strip().casefold()
-            for choice in self._visible_choices(state):
-                if texts.get(choice.label).casefold() == typed:
-                    await self._apply_choice(conv, state, choice)
-                    return
         if len(text) > LONG_TEXT:
-            key = "system.too_long"
+            conv.effects.append(Send(texts.get("system.too_long")))
+            return
+        if state.kind == "rating":
+            rating = read_rating(text, texts, RATING_MIN, RATING_MAX)
+            if rating is not None:
+                await self._rate(conv, state, rating)
+                return
+        choices = self._visible_choices(state)
+        options = [Option(c.id, texts.get(c.label), keywords=c.report is None) for c in choices]
+        picked = read_choice(text, options, texts)
+        choice = next((c for c in choices if c.id == picked), None)
+        if choice is not None:
+            await self._apply_choice(conv, state, choice)
         elif conv.ctx.get("fresh"):
-            key = "system.no_session"
+            conv.effects.append(Send(texts.get("system.no_session")))
         elif state.kind == "end":
-            key = "system.session_over"
+            conv.effects.append(Send(texts.get("system.session_over")))
+        elif state.kind != "hold" and question_of(self.rules, state) is not None:
+            self._prompt_again(conv, state)  # the question again, with its buttons
         else:
-            key = "system.use_buttons"
-        conv.effects.append(Send(texts.get(key)))
+            conv.effects.append(Send(texts.get("system.use_buttons")))
 
     async def _on_timer(self, conv: Conversation, event: TimerFired) -> None:
         state = self.flow.states[conv.state]

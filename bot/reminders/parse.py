@@ -35,6 +35,9 @@ _REGIONS = frozenset(
 )
 
 _TIME_RE = re.compile(r"(\d{1,2})\s*[:.hH\uff1a]\s*(\d{2})")
+# "7pm", "7 pm", "7:30 pm", "7.30p.m.", "19h", "19 h", "07"
+_CLOCK_RE = re.compile(
+    r"(\d{1,2})(?:\s*[:.hH\uff1a]\s*(\d{2}))?\s*(?:(a|p)\.?\s*m\.?|(h))?", re.IGNORECASE)
 _OFFSET_RE = re.compile(
     r"(?:(?:utc|gmt)\s*)?([+\-\u2212])\s*(\d{1,2})(?:\s*(?::|\.|h)?\s*(\d{2}))?", re.IGNORECASE
 )
@@ -44,14 +47,23 @@ _LETTER_HYPHEN_RE = re.compile(r"-(?!\d)")
 
 
 def parse_time(text: str) -> time | None:
-    """``"08:00"``, ``"8:00"``, ``"20:30"``, ``"8.30"``, ``"8h30"`` → a time of day (24-hour clock).
+    """A time of day the way people write it: ``"08:00"``, ``"8:00"``, ``"20:30"``, ``"8.30"``,
+    ``"8h30"``, ``"19h"``, ``"7pm"``, ``"7:30 pm"``, ``"7.30 a.m."``, ``"12am"`` (midnight).
 
-    Returns ``None`` for anything else: empty text, ``"24:00"``, ``"25:99"``, words, seconds.
+    Returns ``None`` for anything else: empty text, a bare number, ``"24:00"``, ``"25:99"``,
+    ``"13pm"``, words, seconds.
     """
-    match = _TIME_RE.fullmatch(text.strip())
+    match = _CLOCK_RE.fullmatch(text.strip())
     if match is None:
         return None
-    hour, minute = int(match.group(1)), int(match.group(2))
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    meridiem, h_suffix = match.group(3), match.group(4)
+    if match.group(2) is None and meridiem is None and h_suffix is None:
+        return None  # a bare number is not a time
+    if meridiem is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if meridiem.lower() == "p" else 0)
     if hour > 23 or minute > 59:
         return None
     return time(hour, minute)
