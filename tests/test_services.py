@@ -68,13 +68,13 @@ async def test_custom_time_and_bad_input(timed: tuple[ChatClient, Clock]) -> Non
     await client.click("New York")
     await client.click("Another time")
     await client.send("tomorrow-ish")
-    assert "24-hour clock" in client.texts[-1]
-    await client.send("6:45")
+    assert "couldn't read that time" in client.texts[-1]
+    await client.send("6:45 pm")
     await client.click("Every day")
     for bad in ("25:99", "tomorrow-ish"):
         await client.command("remind", bad)
-        assert client.texts[-1] == ("I couldn't read that time. Use the 24-hour clock, "
-                                    "for example /remind 08:00.")
+        assert client.texts[-1] == ("I couldn't read that time. Try, for example, "
+                                    "/remind 08:00 or /remind 7pm.")
     await client.command("timezone")
     await client.send("Atlantis/Nowhere")
     assert "couldn't find that time zone" in client.texts[-1]
