@@ -78,7 +78,7 @@ async def test_custom_time_and_bad_input(timed: tuple[ChatClient, Clock]) -> Non
     await client.command("timezone")
     await client.send("Atlantis/Nowhere")
     assert "couldn't find that time zone" in client.texts[-1]
-    assert await reminders_of(client) == ["06:45 daily America/New_York"]
+    assert await reminders_of(client) == ["18:45 daily America/New_York"]
 
 
 async def test_list_change_delete_and_off(timed: tuple[ChatClient, Clock]) -> None:
