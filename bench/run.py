@@ -163,21 +163,21 @@ METHOD = """\
   uses a full core while the stand-in uses a fraction of the other and the driver ~0.
 - **1. Start burst.** N new users' `/start` queued at once; rate = N / (time of the last first
   reply - time of the first injection).
-- **2. Button latency.** Users are brought to the first screening question (not measured),
-  then each answers three questions ("No"), waiting for the next question before the next tap.
+- **2. Button latency.** Users are brought to the first screening list (not measured), then
+  each taps "None of these" on three lists, waiting for the next list before the next tap.
   *Reading first* (the target): like people, each user reads for a random
   {think_low:g}-{think_high:g} s (uniform, seeded) before every tap, so {button_users} users press
   about {press_rate:.0f} times a second: already more replies per second than Telegram lets one bot send
   (~30 messages/s). *At once* (a capacity figure, no target): all users press in the same
-  instant and again the moment the next question arrives, with no reading time, so the bot is
+  instant and again the moment the next list arrives, with no reading time, so the bot is
   saturated throughout; the latency is then the queue, and the rate is what one process can
-  answer. Latency = press queued → the reply: for the project the next question's message
-  (its `answerCallbackQuery` goes out alongside it and the edit of the answered question right
+  answer. Latency = press queued → the reply: for the project the next list's message
+  (its `answerCallbackQuery` goes out alongside it and the edit of the answered list right
   after it), for the echo bot its one message. Echo: the same users press a button on its
   last message.
 - **3. Memory.** VmRSS of the bot from `/proc/<pid>/status`. Active: a bot with
   `IDLE_EVICT_SECONDS=3600`; RSS before and after bringing N users to the first screening
-  question (`/start`, agree; 8 users at a time), divided by N. Idle: a second bot with
+  list (`/start`, agree; 8 users at a time), divided by N. Idle: a second bot with
   `IDLE_EVICT_SECONDS=2`, the same load, then a wait for the eviction sweep; RSS growth over
   the baseline divided by N. The two bots run side by side (one core each): memory is no
   timing figure.
@@ -215,10 +215,11 @@ METHOD = """\
   (80 s for 2,000) and the rate is set by the bot's limiter, not by the machine's speed (the
   bot uses a few % of a core), so repeating it mostly repeats the same figure. A second burst
   ({talk_reminders:,} reminders, the same set-up) has {talkers} people in a session meanwhile: brought to
-  the first screening question before it, they start 2 s into the burst and answer five
-  questions each, reading {talk_low:g}-{talk_high:g} s before every tap (about Telegram's 1 message/s per
-  chat, as each tap brings a message and an edit). Reply latency = tap queued → next question
-  recorded; the reminders' rate over that burst shows how much room they gave up.
+  the first screening list before it, they start 2 s into the burst and tap "None of these"
+  on all four lists, reading {talk_low:g}-{talk_high:g} s before every tap (about Telegram's 1 message/s per
+  chat, as each tap brings a message and an edit). Reply latency = tap queued → next list (or,
+  after the fourth, the pain rating) recorded; the reminders' rate over that burst shows how
+  much room they gave up.
 - **Figures** are medians over the runs (percentiles per run, nearest rank); the memory
   figures and the reminder burst are one run each."""
 

@@ -27,19 +27,21 @@ JSONDict = dict[str, Any]
 # What the users see and tap (flows/locales/en.yaml).
 WELCOME_ASK = "Shall we start?"
 AGREE = "let's start"
-NO = "No"
-QUESTIONS = ("bladder or bowels", "sudden weakness", "numbness or tingling", "disc problem",
-             "osteoporosis", "injured your spine")
+NO = "None of these"  # the last button of every screening list (triage.none)
+# The screening prompts in order: four lists (screen.intro/two/three/four), then the pain
+# rating that "None of these" on the fourth list leads to (rating.before).
+QUESTIONS = ("Safety check, 1 of 4", "Safety check, 2 of 4", "Safety check, 3 of 4",
+             "Safety check, 4 of 4", "how much does your back hurt")
 IN_POSITION = "in position"
 HOLD = "Hold"  # the hold messages: "... Hold for 20 seconds ..." / "Hold the gentle twist ..."
 HOLD_SECONDS = re.compile(r"[Hh]old (?:for|the gentle twist for) (\d+) seconds")
 RELEASE_SINGLE = "Slowly return your leg"  # after a one-knee hold
 RELEASE_BOTH = "Slowly lower your legs"  # after the both-knees hold (third timer run)
-RED_FLAG = "my left leg went numb all the way down"
-URGENT = "get medical help now"
+RED_FLAG = "my left leg went numb all the way down"  # leg_numbness: urgent tier
+URGENT = "get medical help now"  # triage.message.urgent (matched case-insensitively)
 REMINDER_TEXT = "gentle back routine"  # the reminder message (remind.nudge)
 # Buttons the preparation presses to reach the next "I'm in position" prompt.
-WALK_PREFER = ["let's start", "No pain, next", "both knees", "Standard", "No", "0"]
+WALK_PREFER = ["let's start", "No pain, next", "both knees", "Standard", NO, "0"]
 HOLDS_PER_SESSION = 5  # left knee, right knee, both knees, twist left, twist right
 DEFAULT_HOLD_SECONDS = 20
 
@@ -184,7 +186,7 @@ def failure_note(result: JSONDict) -> str:
 
 
 async def prepare_screening(api: Standin, ids: list[int], cfg: Config) -> JSONDict:
-    """/start and agree: every user is at the first screening question (not measured)."""
+    """/start and agree: every user is at the first screening list (not measured)."""
     return await script(api, ids, [step("command", "start", WELCOME_ASK),
                                    step("click", AGREE, QUESTIONS[0])],
                         timeout=60 + len(ids) * 0.05, concurrency=cfg.prep_concurrency)
@@ -270,9 +272,9 @@ class PressRun:
 
 async def _press_run(api: Standin, kind: str, ids: list[int], cfg: Config,
                      think: tuple[float, float] | None, seed: int) -> PressRun:
-    """Bring ``ids`` to the first screening question, then let each press ``button_steps`` times.
+    """Bring ``ids`` to the first screening list, then let each press ``button_steps`` times.
 
-    The reply is the project's next question, or the echo bot's one message.
+    The reply is the project's next list (or the pain rating), or the echo bot's one message.
     """
     if kind == "project":
         prep = await prepare_screening(api, ids, cfg)
@@ -297,7 +299,7 @@ async def _press_run(api: Standin, kind: str, ids: list[int], cfg: Config,
 
 
 async def button_latency(cfg: Config, work: Path) -> Section:
-    """Two ways of pressing, each with fresh users at the first screening question.
+    """Two ways of pressing, each with fresh users at the first screening list.
 
     People (the target): every user reads each question for a random 1-3 s before tapping.
     At once: all press together and again the moment the next question arrives (a closed
@@ -391,7 +393,7 @@ async def _memory_bot(cfg: Config, work: Path, mode: str, evict: float) -> Memor
         return f"{(after.get(key, 0) - before.get(key, 0)) / max(reached, 1) * 1024:.0f} B"
 
     detail = (f"- {mode} (IDLE_EVICT_SECONDS={evict:g}): {reached}/{n} sessions at the first screening "
-              f"question in {load_seconds:.0f} s; VmRSS before {before['VmRSS'] / 1024:.1f} MiB, after "
+              f"list in {load_seconds:.0f} s; VmRSS before {before['VmRSS'] / 1024:.1f} MiB, after "
               f"loading {loaded['VmRSS'] / 1024:.1f} MiB, measured {after['VmRSS'] / 1024:.1f} MiB: "
               f"{(per_session or 0):.2f} KiB per session (RssAnon {growth('RssAnon')}, "
               f"RssFile {growth('RssFile')} per session; peak VmHWM {after.get('VmHWM', 0) / 1024:.1f} MiB)")
@@ -782,7 +784,7 @@ async def _talk_during_burst(cfg: Config, work: Path, section: Section) -> list[
     flood_429 = int(run.stats.get("flood_429", 0))
     section.details.append(
         f"- run 2: {n} reminders due at once, {talkers} people mid-session answering "
-        f"{len(QUESTIONS) - 1} questions each (reading {cfg.talk_think[0]:g}-{cfg.talk_think[1]:g} s "
+        f"{len(QUESTIONS) - 1} screening lists each (reading {cfg.talk_think[0]:g}-{cfg.talk_think[1]:g} s "
         f"first), starting 2 s into the burst: {len(run.replies)} replies, p50 "
         f"{p50 or 0:.0f} ms, p99 {p99 or 0:.0f} ms, max {max(run.replies, default=0) * 1000:.0f} ms; "
         f"{got}/{n} users got their reminder, {rate or 0:.1f} msg/s over the burst; 429s {flood_429}"

@@ -286,7 +286,7 @@ class Engine:
         if state.kind == "rating":
             rating = _rating(event.choice)
             if rating is not None:
-                await self._rate(conv, state, rating)
+                await self._rate(conv, state, rating, tapped=True)
                 return
         choice = self._find_choice(state, event.choice)
         if choice is None:
@@ -294,13 +294,14 @@ class Engine:
             return
         await self._apply_choice(conv, state, choice)
 
-    async def _rate(self, conv: Conversation, state: State, rating: int) -> None:
+    async def _rate(self, conv: Conversation, state: State, rating: int, *, tapped: bool) -> None:
         assert state.rate is not None
         self._close_prompt(conv, self._texts(conv), str(rating))
         conv.ctx[state.rate] = rating
         found = self.triage.rating(rating)
         if found.action is Action.REPORT and found.sign is not None:
-            await self._report(conv, found.sign, "rating", back=conv.state)
+            # A tap may have hit the wrong number: offer to correct it (a typed one didn't).
+            await self._report(conv, found.sign, "rating", back=conv.state if tapped else None)
         else:
             await self._trigger(conv, "rated")
 
@@ -476,7 +477,7 @@ class Engine:
         if state.kind == "rating":
             rating = read_rating(text, texts, RATING_MIN, RATING_MAX)
             if rating is not None:
-                await self._rate(conv, state, rating)
+                await self._rate(conv, state, rating, tapped=False)
                 return
         choices = self._visible_choices(state)
         options = [Option(c.id, texts.get(c.label), keywords=c.report is None) for c in choices]

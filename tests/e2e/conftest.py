@@ -138,14 +138,38 @@ class Person:
 Step = Callable[[Person], Awaitable[None]]
 
 
-async def screening(person: Person) -> None:
+# The screening (flows/lower_back.yaml screen_*): four lists, each a button per sign and
+# "None of these" (flows/locales/en.yaml triage.none); then the 0-10 pain rating.
+NONE_OF_THESE = "None of these"
+FIRST_SCREEN = "Safety check, 1 of 4"
+PAIN_BEFORE = "how much does your back hurt"
+NEXT_SCREENS = ("Safety check, 2 of 4", "Safety check, 3 of 4", "Safety check, 4 of 4", PAIN_BEFORE)
+PREPARE = "How long would you like"
+# The triage outcomes (triage.message.*) and the mis-tap offer that follows a sign button.
+EMERGENCY = "Get emergency help now"
+URGENT = "Get medical help now"
+CLINICIAN = "Please don't do these stretches for now"
+STOP_TODAY = "Stop the stretch now"
+MISTAP = "Tapped that by mistake?"
+
+
+async def begin(person: Person) -> None:
+    """/start and agree: the first screening list is showing."""
     await person.command("start")
     await person.expect("Shall we start?")
-    await person.step("let's start", "bladder or bowels")
-    for question in ("sudden weakness", "numbness or tingling", "disc problem", "osteoporosis",
-                     "injured your spine", "chronic or unrelenting", "how much does your back hurt"):
-        await person.step("No", question)
-    await person.step("5", "How long would you like")
+    await person.step("let's start", FIRST_SCREEN)
+
+
+async def clear_screening(person: Person) -> None:
+    """From the first list: "None of these" on every list, up to the pain rating."""
+    for following in NEXT_SCREENS:
+        await person.step(NONE_OF_THESE, following)
+
+
+async def screening(person: Person) -> None:
+    await begin(person)
+    await clear_screening(person)
+    await person.step("5", PREPARE)
 
 
 async def full_session(person: Person) -> None:

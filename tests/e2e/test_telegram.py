@@ -6,7 +6,17 @@ import asyncio
 import signal
 from pathlib import Path
 
-from tests.e2e.conftest import TOKEN, BotProcess, Person, full_session, screening
+from tests.e2e.conftest import (
+    EMERGENCY,
+    FIRST_SCREEN,
+    NONE_OF_THESE,
+    TOKEN,
+    URGENT,
+    BotProcess,
+    Person,
+    full_session,
+    screening,
+)
 from tests.standin import BotApiStandin
 
 HOLD_WORDS = ("Hold for", "Halfway", "Slowly return", "twist for")
@@ -16,17 +26,19 @@ def hold_messages(person: Person, after: int) -> list[str]:
     return [t for t in person.texts[after:] if any(w in t for w in HOLD_WORDS)]
 
 
-# welcome, 7 questions, 2 ratings, preparation, 4 stretches x 4, both-knees offer, closing
-SESSION_MESSAGES = 29
+# welcome, 4 screening lists, 2 ratings, preparation, 4 stretches x 4, both-knees offer, closing
+SESSION_MESSAGES = 26
+SCREENING_LISTS = 4
 
 
 async def test_complete_session(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
     await full_session(person)
     await api.wait_quiet(0.3)
     assert len(person.sent) == SESSION_MESSAGES
-    # Answered questions show the answer and lose their buttons.
-    answered = [m for m in person.sent if "→ No" in m.text]
-    assert answered and all(m.reply_markup is None for m in answered)
+    # Answered screening lists show the answer and lose their buttons.
+    answered = [m for m in person.sent if m.text.endswith(f"→ {NONE_OF_THESE}")]
+    assert len(answered) == SCREENING_LISTS
+    assert all(m.reply_markup is None for m in answered)
     assert api.calls.get("setmycommands") == 1
     assert "running (polling) as @" in bot.log
 
@@ -46,11 +58,11 @@ async def test_warning_sign_mid_hold(api: BotApiStandin, bot: BotProcess, person
     await screening(person)
     await person.step("Longer", "knee-to-chest")
     await person.step("in position", "Hold for 30 seconds")
-    await person.step("Warning sign", "bladder or bowels")
+    await person.step("Warning sign", "Quick warning-sign check")
     at = len(person.sent)
     await asyncio.sleep(0.8)
     assert hold_messages(person, at) == []
-    await person.step("Yes", "get medical help now")
+    await person.step("Leaking or accidents", EMERGENCY)
     await asyncio.sleep(0.5)
     assert hold_messages(person, at) == []
 
@@ -62,7 +74,7 @@ async def test_red_flag_typed_mid_hold(api: BotApiStandin, bot: BotProcess, pers
     await person.send("my left leg, it went numb all the way down")
     loop = asyncio.get_running_loop()
     sent_at = loop.time()
-    urgent = await person.expect("get medical help now", timeout=1.0)
+    urgent = await person.expect(URGENT, timeout=1.0)
     assert urgent is person.sent[person.mark]  # first, and alone
     assert loop.time() - sent_at < 1.0
     at = len(person.sent)
@@ -75,7 +87,9 @@ async def test_negated_mention_changes_nothing(api: BotApiStandin, bot: BotProce
     await screening(person)
     await person.step("Standard", "knee-to-chest")
     await person.send("no numbness or tingling, just a bit stiff")
-    await person.expect("use the buttons")
+    again = await person.expect("Tap when you're in position")  # the question again, nothing else
+    await api.wait_quiet(0.3)
+    assert person.sent[person.mark:] == [again]
     await person.step("in position", "Hold for 20 seconds")
 
 
@@ -84,10 +98,10 @@ async def test_redflags_command_mid_hold(api: BotApiStandin, bot: BotProcess, pe
     await person.step("Longer", "knee-to-chest")
     await person.step("in position", "Hold for 30 seconds")
     await person.command("redflags")
-    await person.expect("bladder or bowels")
+    await person.expect("Quick warning-sign check")
     at = len(person.sent)
-    for question in ("sudden weakness", "numbness or tingling", "groin", "No warning signs today"):
-        await person.step("No", question)
+    for following in ("weakness in both legs", "No warning signs today"):
+        await person.step(NONE_OF_THESE, following)
     await person.step("Continue", "Tap when you're in position")
     assert hold_messages(person, at) == []
 
@@ -150,7 +164,7 @@ async def test_garbage_group_channel_and_media(api: BotApiStandin, bot: BotProce
         await person.expect("I can only read text")
     await person.command("dance")
     await person.expect("don't know that command")
-    await person.step("let's start", "bladder or bowels")  # state unchanged by all of that
+    await person.step("let's start", FIRST_SCREEN)  # state unchanged by all of that
     assert [m for m in api.sent_messages(-200)] == []
     assert len([m for m in api.sent_messages(-100)]) == 1
 
@@ -161,14 +175,14 @@ async def test_photo_caption_with_a_red_flag_is_read(api: BotApiStandin, bot: Bo
     await person.expect("Shall we start?")
     person._act()
     api.send_photo(person.id, caption="I wet myself and didn't notice")
-    await person.expect("get medical help now")
+    await person.expect(EMERGENCY)
 
 
 async def test_stale_button_press(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
     await person.command("start")
     welcome = await person.expect("Shall we start?")
     data = welcome.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
-    await person.step("let's start", "bladder or bowels")
+    await person.step("let's start", FIRST_SCREEN)
     press = await person.user.click_stale(welcome.message_id, data)
     await person.user.wait_for_answer(press)
     assert press.answer_text == "This question has moved on."
@@ -232,9 +246,9 @@ async def test_server_errors_are_retried(api: BotApiStandin, bot: BotProcess, pe
     await person.command("start")
     await person.expect("Shall we start?")
     api.fail_next(2, status=502, methods=["sendMessage"])
-    await person.step("let's start", "bladder or bowels")
+    await person.step("let's start", FIRST_SCREEN)
     await api.wait_quiet(0.3)
-    assert sum("bladder or bowels" in t for t in person.texts) == 1
+    assert sum(FIRST_SCREEN in t for t in person.texts) == 1
 
 
 async def test_edited_message_leaves_the_state_unless_it_reports_a_red_flag(
@@ -243,13 +257,14 @@ async def test_edited_message_leaves_the_state_unless_it_reports_a_red_flag(
     await person.expect("Shall we start?")
     person._act()
     update = api.send_text(person.id, "hello")
-    await person.expect("use the buttons")
+    again = await person.expect("Shall we start?")  # a plain text: the question again
+    assert again.reply_markup is not None
     person._act()
     api.edit_user_message(person.id, update["message"]["message_id"], "hello again")
     await person.expect("I can only read text")
     person._act()
     api.edit_user_message(person.id, update["message"]["message_id"], "I can't feel my foot at all")
-    await person.expect("get medical help now")
+    await person.expect(URGENT)
 
 
 async def test_two_quick_presses_do_not_race(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
@@ -261,7 +276,7 @@ async def test_two_quick_presses_do_not_race(api: BotApiStandin, bot: BotProcess
     await person.user.wait_for_answer(first)
     await person.user.wait_for_answer(second)
     await api.wait_quiet(0.3)
-    assert sum("bladder or bowels" in t for t in person.texts) == 1
+    assert sum(FIRST_SCREEN in t for t in person.texts) == 1
     assert second.answer_text == "This question has moved on."
 
 
