@@ -18,12 +18,12 @@ from datetime import UTC, datetime, time, tzinfo
 
 from bot.engine.events import (
     Button,
-    Priority,
     Choose,
     Command,
     Effect,
     EraseUser,
     Event,
+    Priority,
     Send,
     SendPhoto,
     Start,

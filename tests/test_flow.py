@@ -248,7 +248,7 @@ async def test_free_text_without_meaning_points_to_the_buttons(client: ChatClien
     await client.start()
     await client.send("hello there")
     assert client.texts[-1] == "First, four short lists of safety questions. Shall we start?"
-    assert [b.label for b in client.messages[-1].buttons][0] == "I understand, let's start"
+    assert client.messages[-1].buttons[0].label == "I understand, let's start"
     await into_hold(client)
     await client.send("hello there")
     assert "use the buttons" in client.texts[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time as _time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -168,21 +168,23 @@ async def test_fall_back_fires_exactly_once(store: ReminderStore) -> None:
     assert fired == [datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 2, 6, 30, tzinfo=UTC)]
 
 
-async def test_no_duplicate_after_restart_mid_batch(tmp_path: Path) -> None:
+class Crash(BaseException):
+    """The process dies (SIGKILL): nothing after this point runs."""
+
+
+async def test_crash_mid_batch_loses_only_the_one_in_flight(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     first = ReminderStore.from_path(path)
     for user in range(20):
         await first.add(user, rule(8), MONDAY_7)
     clock = FakeClock(MONDAY_7 + HOUR + 30)
-
-    class Crash(BaseException):
-        pass
-
     sent: list[int] = []
+    in_flight: list[int] = []
 
     async def crashing_send(due: Due) -> SendResult:
         if len(sent) == 7:
-            raise Crash  # the process dies in the middle of the batch
+            in_flight.append(due.user_id)
+            raise Crash  # the process dies while this one is on the wire
         sent.append(due.user_id)
         return SendResult.SENT
 
@@ -192,22 +194,114 @@ async def test_no_duplicate_after_restart_mid_batch(tmp_path: Path) -> None:
         await crashed.run_once()
     await first.close()
 
-    # The claim itself, then a crash before any send.
-    second = ReminderStore.from_path(path)
-    await second.add(99, rule(8, 5), MONDAY_7)
-    clock.now += 5 * MINUTE
-    assert [d.user_id for d in await second.claim_due(clock(), 100)] == [99]  # ...and nothing sent
-
+    second = ReminderStore.from_path(path)  # the restart
     restarted = Recorder(clock)
     d = dispatcher(second, clock, restarted)
     stats = await d.run_once()
-    assert stats.sent == 0 and restarted.sent == []  # claimed ones are never sent again
-    assert len(sent) == 7 == len(set(sent))
-    # the next day everyone gets exactly one
-    clock.now += 24 * HOUR
-    assert (await d.run_once()).sent == 21
-    assert sorted(restarted.users()) == [*range(20), 99]
+    assert stats.sent == 12  # everything not yet claimed is still due...
+    assert sorted(sent + restarted.users() + in_flight) == list(range(20))  # ...and only
+    assert len(in_flight) == 1 and in_flight[0] not in restarted.users()  # the one in flight is lost
+    assert (await d.run_once()).sent == 0  # and nothing is sent twice
+    clock.now += 24 * HOUR  # the next day everyone gets exactly one
+    assert (await d.run_once()).sent == 20
     await second.close()
+
+
+async def test_crash_with_concurrent_workers_loses_at_most_one_per_worker(tmp_path: Path) -> None:
+    """Four workers, each send slow: the bound is the sends in flight, at most ``concurrency``."""
+    path = tmp_path / "bot.db"
+    first = ReminderStore.from_path(path)
+    for user in range(50):
+        await first.add(user, rule(8), MONDAY_7)
+    sent: list[int] = []
+    started: list[int] = []
+    crash = asyncio.Event()
+
+    async def slow_send(due: Due) -> SendResult:
+        started.append(due.user_id)
+        await asyncio.sleep(0.01)
+        if len(sent) >= 9:
+            crash.set()
+            await asyncio.Event().wait()  # in flight until the process dies
+        sent.append(due.user_id)
+        return SendResult.SENT
+
+    clock_now = MONDAY_7 + HOUR + 30
+    crashed = ReminderDispatcher(first, slow_send, clock=lambda: clock_now, rate_per_second=FAST,
+                                 concurrency=4)
+    task = asyncio.create_task(crashed.run_once())
+    await asyncio.wait_for(crash.wait(), 5)
+    await asyncio.sleep(0.05)  # every worker reaches its hanging send
+    task.cancel()  # "SIGKILL": no code of the dispatcher runs after this (no rollback exists)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await first.close()
+
+    second = ReminderStore.from_path(path)
+    clock = FakeClock(clock_now)
+    restarted = Recorder(clock)
+    await dispatcher(second, clock, restarted).run_once()
+    lost = set(range(50)) - set(sent) - set(restarted.users())
+    assert lost == set(started) - set(sent)  # exactly those in flight...
+    assert 1 <= len(lost) <= 4  # ...at most one per worker
+    assert len(sent) + len(restarted.users()) == len(set(sent) | set(restarted.users()))  # no duplicates
+    await second.close()
+
+
+async def test_claim_due_in_one_go_is_for_tools_only(tmp_path: Path) -> None:
+    """What the old dispatcher did: claim a whole batch, then crash before sending: all lost."""
+    path = tmp_path / "bot.db"
+    first = ReminderStore.from_path(path)
+    await first.add(99, rule(8, 5), MONDAY_7)
+    clock = FakeClock(MONDAY_7 + HOUR + 5 * MINUTE)
+    assert [d.user_id for d in await first.claim_due(clock(), 100)] == [99]  # ...and nothing sent
+    restarted = Recorder(clock)
+    assert (await dispatcher(first, clock, restarted).run_once()).sent == 0
+    await first.close()
+
+
+async def test_a_reminder_changed_before_its_turn_is_not_sent(store: ReminderStore) -> None:
+    clock = FakeClock(MONDAY_7)
+    send = Recorder(clock)
+    first = await store.add(1, rule(8), MONDAY_7)
+    snoozed = await store.add(2, rule(8), MONDAY_7)
+    gone = await store.add(3, rule(8), MONDAY_7)
+    await store.add(4, rule(8), MONDAY_7)
+    clock.now = MONDAY_7 + HOUR
+    turns = 0
+
+    async def before_send() -> None:  # while user 1 is sent to, users 2 and 3 change things
+        nonlocal turns
+        turns += 1
+        if turns == 1:
+            await store.snooze(snoozed.id, clock() + 30 * MINUTE)
+            await store.delete(gone.id)
+
+    d = ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+                           concurrency=1, before_send=before_send)
+    stats = await d.run_once()
+    assert sorted(send.users()) == [1, 4] and stats.stale == 2
+    assert (await store.get(first.id)) is not None
+    clock.now += 30 * MINUTE
+    assert (await d.run_once()).sent == 1  # the snooze fires, once
+    assert send.users()[2:] == [2]
+
+
+async def test_too_late_by_the_time_of_its_turn_is_not_sent(store: ReminderStore) -> None:
+    clock = FakeClock(MONDAY_7)
+    send = Recorder(clock)
+    r = await store.add(1, rule(8), MONDAY_7)
+    clock.now = r.next_fire_utc + HOUR - 1  # read just in time...
+
+    async def before_send() -> None:
+        await clock.sleep(5)  # ...but its turn comes an hour and 4 s late
+
+    d = ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+                           before_send=before_send)
+    stats = await d.run_once()
+    assert (stats.sent, stats.too_late) == (0, 1) and send.sent == []
+    after = await store.get(r.id)
+    assert after is not None and local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 3, 8, 0)
 
 
 async def test_flood_wait_pauses_everything_and_retries(store: ReminderStore) -> None:
@@ -245,11 +339,14 @@ async def test_rate_stays_under_limit() -> None:
         def __init__(self) -> None:
             self.claimed = False
 
-        async def claim_due(self, now: float, limit: int) -> list[Due]:
+        async def due(self, now: float, limit: int) -> list[Due]:
             if self.claimed:
                 return []
             self.claimed = True
             return [Due(i, 1000 + i, now, 0.0, False) for i in range(60)]
+
+        async def claim(self, dues: Sequence[Due], now: float) -> list[Due]:
+            return list(dues)
 
         async def set_active_for_user(self, user_id: int, active: bool, now: float) -> int:
             return 0

@@ -1,4 +1,5 @@
-"""The reminders table: CRUD, the per-user cap, pausing, snooze/skip and the atomic claim."""
+"""The reminders table: CRUD, the per-user cap, pausing, snooze/skip, reading what is due and
+claiming it."""
 
 from __future__ import annotations
 
@@ -120,6 +121,80 @@ async def test_claim_due_respects_limit_and_order(store: ReminderStore) -> None:
     assert [d.user_id for d in first] == [0, 1, 2, 3]
     assert [d.user_id for d in rest] == [4, 5, 6, 7, 8, 9]
     assert await store.claim_due(now, 100) == []
+
+
+async def test_due_reads_without_claiming(store: ReminderStore) -> None:
+    r = await store.add(1, rule(8), MONDAY_7)
+    await store.add(2, rule(9), MONDAY_7)
+    assert await store.due(MONDAY_7 + 59 * MINUTE, 10) == []
+    now = MONDAY_7 + HOUR + 3 * MINUTE
+    (due,) = await store.due(now, 10)
+    assert (due.reminder_id, due.user_id, due.due_at, due.snoozed) == (r.id, 1, r.next_fire_utc, False)
+    assert due.late == pytest.approx(3 * MINUTE)
+    assert await store.due(now, 10) == [due]  # nothing was advanced: a crash now loses nothing
+    assert await store.get(r.id) == r
+
+
+async def test_claim_takes_each_occurrence_once(store: ReminderStore) -> None:
+    r = await store.add(1, rule(8), MONDAY_7)
+    (due,) = await store.due(MONDAY_7 + HOUR, 10)
+    now = MONDAY_7 + HOUR + 2.5
+    (claimed,) = await store.claim([due], now)
+    assert (claimed.reminder_id, claimed.due_at) == (r.id, due.due_at)
+    assert claimed.late == pytest.approx(2.5)  # measured to the claim, right before the send
+    after = await store.get(r.id)
+    assert after is not None and local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 3, 8, 0)
+    assert await store.claim([due], now) == []  # never twice (a second round, a restart)
+    assert await store.due(now, 10) == []
+
+
+async def test_claim_skips_what_changed_since_it_was_read(store: ReminderStore) -> None:
+    kept, snoozed, edited, paused, deleted = [
+        await store.add(user, rule(8), MONDAY_7) for user in range(1, 6)]
+    now = MONDAY_7 + HOUR
+    dues = await store.due(now, 10)
+    assert len(dues) == 5
+    await store.snooze(snoozed.id, now + 30 * MINUTE)
+    await store.update(edited.id, rule(8, 30), now)
+    await store.set_active_for_user(paused.user_id, False, now)
+    await store.delete(deleted.id)
+    claimed = await store.claim(dues, now + 1)
+    assert [d.reminder_id for d in claimed] == [kept.id]
+    still = await store.get(snoozed.id)
+    assert still is not None and still.snoozed_until == now + 30 * MINUTE  # left as the user set it
+    edited_now = await store.get(edited.id)
+    assert edited_now is not None and local(BERLIN, edited_now.next_fire_utc) == datetime(2026, 3, 2, 8, 30)
+
+
+async def test_due_deactivates_an_unusable_rule(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = ReminderStore.from_path(path)
+    r = await store.add(1, rule(8), MONDAY_7)
+    other = await store.add(2, rule(8), MONDAY_7)
+    db = sqlite3.connect(path)
+    with db:  # e.g. a zone key that a tzdata update dropped
+        db.execute("UPDATE reminders SET zone = 'Mars/Olympus_Mons' WHERE id = ?", (r.id,))
+    db.close()
+    assert [d.reminder_id for d in await store.due(MONDAY_7 + HOUR, 10)] == [other.id]
+    (row,) = await store.list(2)
+    assert row.active
+    assert await store.next_due() == other.next_fire_utc  # the broken one is inactive now
+    await store.close()
+
+
+async def test_claim_of_a_snoozed_repeat(store: ReminderStore) -> None:
+    r = await store.add(1, rule(8), MONDAY_7)
+    assert len(await store.claim(await store.due(MONDAY_7 + HOUR, 10), MONDAY_7 + HOUR)) == 1
+    until = MONDAY_7 + HOUR + 30 * MINUTE
+    await store.snooze(r.id, until)
+    assert await store.claim(await store.due(until, 10), until - 1) == []  # not due at the claim's now
+    (due,) = await store.due(until + 5, 10)
+    assert due.snoozed and due.due_at == until
+    (claimed,) = await store.claim([due], until + 5)
+    assert claimed.snoozed
+    after = await store.get(r.id)
+    assert after is not None and after.snoozed_until is None
+    assert local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 3, 8, 0)
 
 
 async def test_claim_after_long_downtime_collapses_to_one(store: ReminderStore) -> None:

@@ -1,8 +1,28 @@
-"""Delivering due reminders: claim, rate-limit, send.
+"""Delivering due reminders: read what is due, then claim each one right before sending it.
 
-Each round claims what is due (:meth:`ReminderStore.claim_due` advances the rows in the same
-transaction, so delivery is at-most-once), drops what is too late, and hands the rest to
-``send`` under three limits:
+**Delivery is at-most-once, and a crash loses only what is in flight.** Each round reads
+what is due without claiming anything (:meth:`ReminderStore.due`). A worker claims ONE
+reminder (:meth:`ReminderStore.claim`: a short transaction that advances the row to its next
+occurrence, if it is still due as read) only when it is its turn to send, after every wait
+below, and then calls ``send``. So:
+
+* in normal operation nothing is sent twice: a claimed row is advanced before its send, and
+  a restart or a second round can never claim that occurrence again;
+* the true bound on loss: a crash (SIGKILL, power cut) loses at most the reminders that were
+  claimed and whose ``send`` had not returned, which is at most one per worker, so at most
+  ``concurrency`` (8 by default). In practice it is the one or two whose request is on the
+  wire (the rate spaces claims ``1/rate_per_second`` apart: 40 ms at 25/s), plus any being
+  retried after a FloodWait. Everything not yet claimed is still due after a restart and is
+  sent then (unless it has become later than ``late_limit`` by then);
+* a send that fails with anything but :class:`FloodWait` also loses that one occurrence.
+
+The trade-off, chosen deliberately: at-least-once (advance the row only after the send
+returns) would instead send the in-flight ones twice after a crash, and Telegram has no
+idempotency key to deduplicate a ``sendMessage``. For a stretching nudge a rare missed one is
+the lesser evil than a duplicate, and claiming just before sending keeps the miss to the
+in-flight few (claiming a whole batch up front once lost 37 of 50 to a SIGKILL).
+
+Sending is under four limits:
 
 * overall: at most ``rate_per_second`` attempts, evenly spaced (an :class:`aiolimiter.AsyncLimiter`
   with a bucket of one, so there is no burst either; it runs on the event loop's monotonic
@@ -12,12 +32,13 @@ transaction, so delivery is at-most-once), drops what is too late, and hands the
 * room left by conversations: ``before_send``, if given, is awaited before every attempt
   (the runtime's :class:`~bot.engine.budget.SendBudget`, so replies come first);
 * flood control: when ``send`` raises :class:`FloodWait`, ALL sending pauses for
-  ``retry_after`` seconds and the same reminder is tried again (Telegram did not deliver
-  it, so the retry can neither lose nor duplicate it).
+  ``retry_after`` seconds and the same (already claimed) reminder is tried again (Telegram
+  did not deliver it, so the retry can neither lose nor duplicate it).
 
-A user's reminders are sent one after another; different users are served by up to
-``concurrency`` workers. ``clock`` returns epoch seconds (``time.time``); ``sleep`` is
-``asyncio.sleep`` unless a test injects a fake one.
+A reminder later than ``late_limit`` (an hour by default) when it is read, or when its turn
+comes, is claimed (advanced) without being sent. A user's reminders are sent one after
+another; different users are served by up to ``concurrency`` workers. ``clock`` returns
+epoch seconds (``time.time``); ``sleep`` is ``asyncio.sleep`` unless a test injects a fake one.
 """
 
 from __future__ import annotations
@@ -25,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,15 +81,18 @@ class DispatchStats:
     too_late: int = 0  # later than late_limit: advanced by the claim, not sent
     flood_waits: int = 0  # FloodWait pauses (each one followed by a retry)
     failed: int = 0  # send raised something else: that occurrence is lost (at-most-once)
+    stale: int = 0  # changed, paused or deleted between reading and its turn: not claimed
 
     def total(self) -> int:
-        return self.sent + self.skipped + self.gone + self.too_late + self.failed
+        return self.sent + self.skipped + self.gone + self.too_late + self.failed + self.stale
 
 
 class ReminderQueue(Protocol):
     """What the dispatcher needs from the store (:class:`bot.reminders.store.ReminderStore`)."""
 
-    async def claim_due(self, now: float, limit: int) -> list[Due]: ...
+    async def due(self, now: float, limit: int) -> list[Due]: ...
+
+    async def claim(self, dues: Sequence[Due], now: float) -> list[Due]: ...
 
     async def set_active_for_user(self, user_id: int, active: bool, now: float) -> int: ...
 
@@ -109,28 +133,28 @@ class ReminderDispatcher:
         self._pause_span = 0.0
 
     async def run_once(self) -> DispatchStats:
-        """Claim and send everything due now (in batches of ``batch``); returns the counts.
+        """Send everything due now (read in batches of ``batch``); returns the counts.
 
-        Claimed reminders are always finished, even if that means waiting out a FloodWait.
+        Reminders are claimed one by one as they are sent; a claimed one is always
+        finished, even if that means waiting out a FloodWait.
         """
         stats = DispatchStats()
         self._forget_old_chats()
         while True:
             now = self._clock()
-            dues = await self._store.claim_due(now, self._batch)
-            deliverable: list[Due] = []
-            for due in dues:
-                if due.late > self._late_limit:
-                    stats.too_late += 1
-                else:
-                    deliverable.append(due)
-            await self._deliver_all(deliverable, stats)
-            if len(dues) < self._batch:
-                break
+            dues = await self._store.due(now, self._batch)
+            late = [due for due in dues if due.late > self._late_limit]
+            if late:  # advanced at once, never sent
+                stats.too_late += len(await self._store.claim(late, now))
+            progress = stats.total() - stats.stale
+            await self._deliver_all([due for due in dues if due.late <= self._late_limit], stats)
+            if len(dues) < self._batch or stats.total() - stats.stale == progress:
+                break  # all read, or a full batch of stale ones: the next round reads afresh
         if stats.total() or stats.flood_waits:
             log.info(
-                "reminders: sent=%d skipped=%d gone=%d too_late=%d failed=%d flood_waits=%d",
-                stats.sent, stats.skipped, stats.gone, stats.too_late, stats.failed, stats.flood_waits,
+                "reminders: sent=%d skipped=%d gone=%d too_late=%d failed=%d stale=%d flood_waits=%d",
+                stats.sent, stats.skipped, stats.gone, stats.too_late, stats.failed, stats.stale,
+                stats.flood_waits,
             )
         return stats
 
@@ -184,6 +208,8 @@ class ReminderDispatcher:
                 return
 
     async def _deliver(self, due: Due, stats: DispatchStats) -> SendResult | None:
+        """Wait for this reminder's turn, claim it, send it. ``None``: not sent (and counted)."""
+        claimed: Due | None = None
         while True:
             await self._wait_for_chat(due.user_id)
             await self._wait_for_flood()
@@ -192,9 +218,13 @@ class ReminderDispatcher:
                 await self._before_send()
             if self._paused_until > self._clock():
                 continue  # a FloodWait began while this one queued for the limiter
+            if claimed is None:  # the claim comes last, right before the send
+                claimed = await self._claim(due, stats)
+                if claimed is None:
+                    return None
             self._last_attempt[due.user_id] = self._clock()
             try:
-                return await self._send(due)
+                return await self._send(claimed)
             except FloodWait as flood:
                 stats.flood_waits += 1
                 self._pause(flood.retry_after)
@@ -202,6 +232,17 @@ class ReminderDispatcher:
                 stats.failed += 1
                 log.warning("reminder %s: send failed (%s)", due.reminder_id, type(exc).__name__)
                 return None
+
+    async def _claim(self, due: Due, stats: DispatchStats) -> Due | None:
+        now = self._clock()
+        claimed = await self._store.claim([due], now)
+        if not claimed:
+            stats.stale += 1
+            return None
+        if claimed[0].late > self._late_limit:  # it waited its turn past the limit
+            stats.too_late += 1
+            return None
+        return claimed[0]
 
     def _pause(self, seconds: float) -> None:
         self._pause_span = max(self._pause_span, seconds) if self._paused_until > self._clock() else seconds

@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -266,50 +266,76 @@ class ReminderStore:
         )
         return self._get(reminder_id)
 
-    async def claim_due(self, now: float, limit: int) -> builtins.list[Due]:
-        """Take up to ``limit`` active reminders whose effective due time is ≤ ``now``.
+    async def due(self, now: float, limit: int) -> builtins.list[Due]:
+        """Up to ``limit`` active reminders whose effective due time is ≤ ``now``, earliest
+        first, WITHOUT claiming them: nothing is advanced, so a crash after this call loses
+        nothing. Each must be taken with :meth:`claim` right before it is sent.
 
-        In ONE transaction the due rows are selected, each is advanced to its next
-        occurrence strictly after ``now`` and its snooze is cleared; then what was due is
-        returned, earliest first.
-
-        Delivery is therefore **at-most-once**: the row is advanced before anything is sent,
-        so a crash (or a send failure) between this call and the send loses that single
-        occurrence, but nothing (another dispatcher, a restart) can ever claim and send it a
-        second time. For a stretching reminder a rare missed nudge is the lesser evil than a
-        duplicate. Occurrences missed entirely while the bot was down are collapsed into one
-        ``Due`` with a large ``late``; the caller decides whether it is still worth sending.
+        (A reminder whose rule can no longer be read, e.g. a zone key dropped by a tzdata
+        update, is deactivated here and not returned.)
         """
         if limit <= 0:
             return []
-        dues: builtins.list[Due] = []
+        dues, broken = self._read_due(now, limit)
+        if broken:
+            self._db.executemany(
+                "UPDATE reminders SET active = 0, snoozed_until = NULL WHERE id = ?", broken)
+        return dues
+
+    async def claim(self, dues: Sequence[Due], now: float) -> builtins.list[Due]:
+        """Claim reminders returned by :meth:`due`, in one short transaction; returns those
+        claimed (as of ``now``: ``late`` is measured to ``now``), in the order given.
+
+        A reminder is claimed only if it is still active and still due at the same time by
+        the same route (regular occurrence or snooze) as when it was read; one that was
+        changed, snoozed, paused, deleted or claimed since is left alone and not returned.
+        Claiming advances it to its next occurrence strictly after ``now`` and clears its
+        snooze, so it can never be claimed (and sent) again: delivery is at-most-once, and
+        only what is claimed and not yet sent can be lost by a crash.
+        """
+        if not dues:
+            return []
+        claimed: builtins.list[Due] = []
         with self._transaction() as db:
-            rows = db.execute(
-                f"SELECT {_COLUMNS}, next_fire_utc AS due FROM reminders"
-                " WHERE active = 1 AND snoozed_until IS NULL AND next_fire_utc <= ?1"
-                " UNION ALL"
-                f" SELECT {_COLUMNS}, snoozed_until AS due FROM reminders"
-                " WHERE active = 1 AND snoozed_until IS NOT NULL AND snoozed_until <= ?1"
-                " ORDER BY due, id LIMIT ?2",
-                (now, limit),
-            ).fetchall()
-            advances: builtins.list[tuple[float, int]] = []
-            broken: builtins.list[tuple[int]] = []
-            for row in rows:
-                try:
-                    reminder = _reminder(row[:-1])
-                except ValueError:  # e.g. a zone key dropped by a tzdata update
-                    log.warning("reminder %s has an unusable rule; deactivated", row[0])
-                    broken.append((row[0],))
+            for due in dues:
+                row = db.execute(f"SELECT {_COLUMNS} FROM reminders WHERE id = ?",
+                                 (due.reminder_id,)).fetchone()
+                if row is None:
                     continue
-                due_at = float(row[-1])
-                advances.append((_next(reminder.rule, now), reminder.id))
-                dues.append(Due(reminder.id, reminder.user_id, due_at, max(0.0, now - due_at),
-                                reminder.snoozed_until is not None))
-            db.executemany(
-                "UPDATE reminders SET next_fire_utc = ?, snoozed_until = NULL WHERE id = ?", advances
-            )
+                try:
+                    reminder = _reminder(row)
+                except ValueError:
+                    continue  # deactivated by the next due()
+                if not reminder.active or reminder.due_at != due.due_at or due.due_at > now:
+                    continue
+                if (reminder.snoozed_until is not None) != due.snoozed:
+                    continue
+                db.execute("UPDATE reminders SET next_fire_utc = ?, snoozed_until = NULL WHERE id = ?",
+                           (_next(reminder.rule, now), reminder.id))
+                claimed.append(Due(reminder.id, reminder.user_id, due.due_at,
+                                   max(0.0, now - due.due_at), due.snoozed))
+        return claimed
+
+    async def claim_due(self, now: float, limit: int) -> builtins.list[Due]:
+        """:meth:`due` and :meth:`claim` at once: take up to ``limit`` due reminders in ONE
+        transaction, each advanced to its next occurrence strictly after ``now`` with its
+        snooze cleared; returns what was due, earliest first.
+
+        For tools and tests. The dispatcher does not use it: everything claimed here that is
+        not sent yet is lost if the process dies, so it claims one reminder at a time, right
+        before sending it. Occurrences missed entirely while the bot was down are collapsed
+        into one ``Due`` with a large ``late``; the caller decides whether it is still worth
+        sending.
+        """
+        if limit <= 0:
+            return []
+        with self._transaction() as db:
+            dues, broken = self._read_due(now, limit)
             db.executemany("UPDATE reminders SET active = 0, snoozed_until = NULL WHERE id = ?", broken)
+            advances = [(_next(self._require(due.reminder_id).rule, now), due.reminder_id)
+                        for due in dues]
+            db.executemany(
+                "UPDATE reminders SET next_fire_utc = ?, snoozed_until = NULL WHERE id = ?", advances)
         return dues
 
     async def close(self) -> None:
@@ -326,9 +352,34 @@ class ReminderStore:
         try:
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # a failed BEGIN or COMMIT may have ended it
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def _read_due(self, now: float, limit: int) -> tuple[builtins.list[Due], builtins.list[tuple[int]]]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS}, next_fire_utc AS due FROM reminders"
+            " WHERE active = 1 AND snoozed_until IS NULL AND next_fire_utc <= ?1"
+            " UNION ALL"
+            f" SELECT {_COLUMNS}, snoozed_until AS due FROM reminders"
+            " WHERE active = 1 AND snoozed_until IS NOT NULL AND snoozed_until <= ?1"
+            " ORDER BY due, id LIMIT ?2",
+            (now, limit),
+        ).fetchall()
+        dues: builtins.list[Due] = []
+        broken: builtins.list[tuple[int]] = []
+        for row in rows:
+            try:
+                reminder = _reminder(row[:-1])
+            except ValueError:  # e.g. a zone key dropped by a tzdata update
+                log.warning("reminder %s has an unusable rule; deactivated", row[0])
+                broken.append((row[0],))
+                continue
+            due_at = float(row[-1])
+            dues.append(Due(reminder.id, reminder.user_id, due_at, max(0.0, now - due_at),
+                            reminder.snoozed_until is not None))
+        return dues, broken
 
     def _get(self, reminder_id: int) -> Reminder | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM reminders WHERE id = ?", (reminder_id,)).fetchone()

@@ -4,11 +4,36 @@ Calls run synchronously on the event loop's thread: each is a single indexed sta
 or a short transaction on a local WAL database (tens of microseconds), which is cheaper
 than handing every write to a worker thread. A networked database (PostgreSQL) would
 implement the same interface with an async driver.
+
+Safety of the file (the bot is its only writer):
+
+* **One process per file.** Opening takes an exclusive ``flock`` on ``<db>.lock`` next to
+  the database and holds it until :meth:`SqliteStore.close` (in practice, for the life of
+  the process; the kernel drops it if the process dies, however it dies). A second bot on
+  the same file is refused with :class:`~bot.store.errors.StoreError`. The lock is on a
+  file of its own, not on the database: SQLite's own POSIX locks on the database and its
+  ``-wal``/``-shm`` files must stay SQLite's (they are per process, and closing any other
+  descriptor of the file would drop them), and a lock file outlives the database being
+  deleted or replaced, so a copy put in its place is still guarded. Readers such as the
+  ``sqlite3`` shell or a ``.backup`` are not affected. The lock file is never deleted
+  (deleting it would let two processes each hold a lock on a different file).
+* **A file without our marker is refused.** A database that has tables but no
+  ``meta.schema_version`` (someone else's SQLite file), or a version newer than
+  :data:`SCHEMA_VERSION`, is never written to.
+* **The file vanishing is noticed.** Every :data:`WATCH_INTERVAL` seconds (a timer on the
+  running event loop, armed by the first call) the path is compared with the file that is
+  open (device and inode). If the file was deleted or replaced, everything the bot writes
+  from then on goes to a file nobody can open again, so this is logged once as CRITICAL.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import json
+import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -17,7 +42,13 @@ from typing import Any
 from bot.engine.events import LogSession, Prompt, Timer
 from bot.reminders.store import SCHEMA as REMINDERS_SCHEMA
 from bot.store.base import PendingTimer
+from bot.store.errors import StoreError
 from bot.store.records import Conversation, Profile, SafetyEvent, SafetyHold
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two checks that the database file is still the one that is open.
+WATCH_INTERVAL = 5.0
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -94,20 +125,130 @@ def sqlite_path(database_url: str) -> Path:
     return Path(database_url[len(prefix):])
 
 
+def lock_path(path: Path) -> Path:
+    """The lock file that makes one process the only writer of ``path``."""
+    return path.with_name(path.name + ".lock")
+
+
 class SqliteStore:
-    def __init__(self, path: Path | str) -> None:
+    """The project store on one SQLite file (see the module docstring for its safety rules).
+
+    Raises :class:`~bot.store.errors.StoreError` (one line naming ``DATABASE_URL``) if the
+    file cannot be used: another process has it, it is not a database, not ours, newer
+    than this code, or cannot be created or opened.
+    """
+
+    def __init__(self, path: Path | str, *, url: str | None = None,
+                 watch_interval: float = WATCH_INTERVAL) -> None:
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._path = path
+        self._url = url or f"sqlite:///{path}"
+        self._lock_fd: int | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+        self._watch_interval = watch_interval
+        self._watch_loop: asyncio.AbstractEventLoop | None = None
+        self._watch_handle: asyncio.TimerHandle | None = None
+        self._file_lost = False
+        self._closed = False
+        memory = str(path) == ":memory:"
+        if not memory:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._error(f"cannot create the folder {path.parent} ({_reason(exc)})") from None
+            self._lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            self._unlock()
+            raise self._error(_sqlite_reason(exc)) from None
+        try:
+            self._open()
+            if not memory:
+                st = os.stat(path)
+                self._identity = (st.st_dev, st.st_ino)
+        except StoreError:
+            self._abandon()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            self._abandon()
+            raise self._error(_sqlite_reason(exc) if isinstance(exc, sqlite3.Error)
+                              else _reason(exc)) from None
+
+    def _error(self, reason: str) -> StoreError:
+        return StoreError(f"DATABASE_URL={self._url}: {reason}")
+
+    def _lock(self) -> None:
+        """Become the only process with this file open, or raise :class:`StoreError`."""
+        lock = lock_path(self._path)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise self._error(f"cannot open the lock file {lock} ({_reason(exc)})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = ""
+            with contextlib.suppress(OSError, ValueError):
+                holder = f" (pid {int(os.pread(fd, 32, 0).decode().strip())})"
+            os.close(fd)
+            if isinstance(exc, BlockingIOError):
+                raise self._error(f"the database is in use by another bot process{holder}; "
+                                  "only one process may use a SQLite file") from None
+            raise self._error(f"cannot lock {lock} ({_reason(exc)})") from None
+        with contextlib.suppress(OSError):  # the pid is only a hint for the message above
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _abandon(self) -> None:
+        """Undo a half-done open."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._unlock()
+
+    def _open(self) -> None:
+        db = self._db
+        db.execute("PRAGMA busy_timeout=5000")
+        # Look before writing anything: an empty file becomes ours, a file with tables must
+        # already be ours (carry our schema-version marker) and not be newer than this code.
+        names = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+        if names:
+            self._check_version(names)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         # A small page cache: hot rows are the active users', and the OS caches the file.
-        self._db.execute("PRAGMA cache_size=-512")
-        self._db.executescript(SCHEMA + REMINDERS_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')")
+        db.execute("PRAGMA cache_size=-512")
+        db.executescript(SCHEMA + REMINDERS_SCHEMA)
+        db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')")
         self._migrate()
+
+    def _check_version(self, names: set[str]) -> None:
+        foreign = self._error("this SQLite file was not made by this bot (it has tables but no "
+                              "schema version); point DATABASE_URL at the bot's own database "
+                              "or at a new file")
+        if "meta" not in names:
+            raise foreign
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:  # a "meta" table of some other shape
+            raise foreign from None
+        try:
+            version = int(row[0]) if row is not None else None
+        except (TypeError, ValueError):
+            version = None
+        if version is None:
+            raise foreign
+        if version > SCHEMA_VERSION:
+            raise self._error(f"the database has schema version {version}, newer than this "
+                              f"bot's {SCHEMA_VERSION}; run the newer bot (or a backup made "
+                              "for this version)")
 
     def _migrate(self) -> None:
         """Bring an older database up to :data:`SCHEMA_VERSION`, one version at a time."""
@@ -123,14 +264,62 @@ class SqliteStore:
                                  (str(target),))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed BEGIN or COMMIT may have ended it
+                    self._db.execute("ROLLBACK")
                 raise
 
     @classmethod
-    def from_url(cls, database_url: str) -> SqliteStore:
-        return cls(sqlite_path(database_url))
+    def from_url(cls, database_url: str, *, watch_interval: float = WATCH_INTERVAL) -> SqliteStore:
+        try:
+            path = sqlite_path(database_url)
+        except ValueError as exc:  # the URL itself is not echoed: it may hold a password
+            raise StoreError(str(exc)) from None
+        return cls(path, url=database_url, watch_interval=watch_interval)
+
+    # ----------------------------------------------------------------- watching the file
+
+    def check_file(self) -> bool:
+        """Whether the path still names the open database file; logs CRITICAL (once) if not."""
+        if self._identity is None:
+            return True
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            problem = "was deleted"
+        except OSError as exc:
+            problem = f"cannot be checked ({_reason(exc)})"
+        else:
+            if (st.st_dev, st.st_ino) == self._identity:
+                return True
+            problem = "was replaced by another file"
+        if not self._file_lost:
+            self._file_lost = True
+            log.critical(
+                "the database file %s %s while the bot is running: what it writes from now on "
+                "is lost when it stops; stop the bot and put the file back, with its -wal file "
+                "(DATABASE_URL=%s)", self._path, problem, self._url)
+        return False
+
+    def _watch(self) -> None:
+        """Arm the periodic :meth:`check_file` on the running loop (once per loop)."""
+        if self._identity is None or self._closed or self._file_lost:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._watch_loop is loop and self._watch_handle is not None:
+            return
+        self._watch_loop = loop
+        self._watch_handle = loop.call_later(self._watch_interval, self._watch_tick)
+
+    def _watch_tick(self) -> None:
+        self._watch_handle = None
+        if not self._closed and self.check_file():
+            self._watch()
 
     async def load(self, user_id: int) -> tuple[Conversation | None, Profile | None]:
+        self._watch()
         db = self._db
         row = db.execute(
             "SELECT state, ctx, prompt FROM conversations WHERE user_id = ?", (user_id,)
@@ -158,6 +347,7 @@ class SqliteStore:
         return conversation, profile
 
     async def save(self, conversation: Conversation, profile: Profile) -> None:
+        self._watch()
         db = self._db
         uid = conversation.user_id
         db.execute("BEGIN")
@@ -190,16 +380,19 @@ class SqliteStore:
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # a failed BEGIN or COMMIT may have ended it
+                db.execute("ROLLBACK")
             raise
 
     async def save_prompt(self, user_id: int, prompt: Prompt | None) -> None:
+        self._watch()
         self._db.execute(
             "UPDATE conversations SET prompt = ? WHERE user_id = ?",
             (_prompt_to_json(prompt), user_id),
         )
 
     async def pending_timers(self) -> list[PendingTimer]:
+        self._watch()
         return [
             PendingTimer(uid, Timer(kind, due, epoch))
             for uid, kind, due, epoch in self._db.execute(
@@ -208,6 +401,7 @@ class SqliteStore:
         ]
 
     async def log_session(self, user_id: int, session: LogSession) -> None:
+        self._watch()
         self._db.execute(
             "INSERT INTO sessions (user_id, started_at, ended_at, outcome, pain_before, pain_after)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -216,12 +410,14 @@ class SqliteStore:
         )
 
     async def log_safety(self, user_id: int, event: SafetyEvent) -> None:
+        self._watch()
         self._db.execute(
             "INSERT INTO safety_events (user_id, at, kind, tier, sign, via) VALUES (?, ?, ?, ?, ?, ?)",
             (user_id, event.at, event.kind, event.tier, event.sign, event.via),
         )
 
     async def safety_events(self, user_id: int) -> list[SafetyEvent]:
+        self._watch()
         return [
             SafetyEvent(*row)
             for row in self._db.execute(
@@ -232,6 +428,7 @@ class SqliteStore:
         ]
 
     async def sessions(self, user_id: int, since: float) -> list[LogSession]:
+        self._watch()
         return [
             LogSession(*row)
             for row in self._db.execute(
@@ -242,11 +439,17 @@ class SqliteStore:
         ]
 
     async def delete_user(self, user_id: int) -> None:
+        self._watch()
         db = self._db
         db.execute("BEGIN")
-        for table in USER_TABLES:
-            db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
-        db.execute("COMMIT")
+        try:
+            for table in USER_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # a failed COMMIT may have ended it
+                db.execute("ROLLBACK")
+            raise
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -254,7 +457,14 @@ class SqliteStore:
         return self._db
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._watch_handle is not None:
+            self._watch_handle.cancel()
+            self._watch_handle = None
         self._db.close()
+        self._unlock()
 
 
 def _prompt_to_json(prompt: Prompt | None) -> str | None:
@@ -281,3 +491,19 @@ def _hold_from_json(raw: str | None) -> SafetyHold | None:
         return None
     data: dict[str, Any] = json.loads(raw)
     return SafetyHold(str(data["tier"]), str(data["sign"]), float(data["since"]), str(data["day"]))
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _sqlite_reason(exc: sqlite3.Error) -> str:
+    """One line for what SQLite said (its messages name no data, only the problem)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if text == "file is not a database":
+        return "the file is not a SQLite database"
+    if text == "unable to open database file":
+        return "cannot open the database file (does the folder exist, and may the bot write to it?)"
+    if text.startswith("database is locked"):
+        return "the database is locked by another program"
+    return text
