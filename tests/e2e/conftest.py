@@ -144,7 +144,7 @@ NONE_OF_THESE = "None of these"
 FIRST_SCREEN = "Safety check, 1 of 4"
 PAIN_BEFORE = "how much does your back hurt"
 NEXT_SCREENS = ("Safety check, 2 of 4", "Safety check, 3 of 4", "Safety check, 4 of 4", PAIN_BEFORE)
-PREPARE = "How long would you like"
+PREPARE = "How long should each hold be"
 # The triage outcomes (triage.message.*) and the mis-tap offer that follows a sign button.
 EMERGENCY = "Get emergency help now"
 URGENT = "Get medical help now"

@@ -32,7 +32,7 @@ from tests.standin.models import StoredMessage
 # Anything of the stretches: their texts, and the hold, halfway and release messages.
 STRETCH_WORDS = ("knee-to-chest", "spinal twist", "Hold for", "Hold the gentle twist", "Halfway",
                  "Slowly return", "back to the centre", "Tap when you're in position",
-                 "How long would you like")
+                 "How long should each hold be")
 STRETCH_BUTTONS = ("I'm in position", "Standard", "Shorter", "Longer", "No pain")
 COUNTRY_ASK = "Which country are you in?"
 MISTAP_BUTTON = "I tapped it by mistake"
@@ -181,7 +181,7 @@ async def test_urgent_care_sticks_across_a_kill_and_restart(api: BotApiStandin, 
     async with running(api, db):
         await person.command("start")
         reminder = await first_new(person, "you told me about numbness between your legs")
-        assert "urgent medical assessment" in reminder.text
+        assert "get emergency help now" in reminder.text
         assert WAIT_GATE in reminder.text
         await api.wait_quiet(0.5)
         assert screening_traces(new_messages(person)) == []

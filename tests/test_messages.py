@@ -1,0 +1,73 @@
+"""Messages a person reads on a phone, often lying on the floor: short, one idea each."""
+
+from __future__ import annotations
+
+import itertools
+
+from bot.flow.choices import question_of
+from bot.flow.loader import FlowBundle
+from bot.safety.emergency import default_numbers
+from bot.safety.emergency_line import numbers_line
+from bot.safety.triage_rules import LOCKING
+
+MAX_CHARS = 400
+
+
+def worst_params(bundle: FlowBundle, language: str) -> dict[str, object]:
+    """The longest value each placeholder can take."""
+    texts = bundle.texts(language)
+    names = [texts.get(sign.name) for sign in bundle.triage.signs.values()]
+    longest = max(names, key=len)
+    return {
+        "sign": longest, "sign_cap": longest, "numbers": numbers_line(default_numbers(), texts, None),
+        "reported": texts.get("when.reported_on", date="2026-11-29"),
+        "when": texts.get("when.later", date="2026-11-29", time="23:59"), "seconds": 30,
+        "country": "Bosnia and Herzegovina", "list": "112, 122, 123, 124", "label": "x" * 24,
+        "time": "23:59", "zone": "America/Argentina/ComodRivadavia", "completed": 30,
+        "change": "-10.0", "streak": 30, "date": "2026-11-29", "number": "112", "where": "x" * 40,
+        "day": 31, "month": "Sep", "month_number": 12,
+    }
+
+
+def candidates(bundle: FlowBundle, state: str, key: str) -> list[str]:
+    """A state's text key, or every text a ``$`` key can stand for in that state."""
+    triage = bundle.triage
+    if key == "$message":  # the messages of the signs whose outcome this state is
+        return [sign.message for sign in triage.signs.values()
+                if triage.tiers.rule(sign.level).outcome == state]
+    if key == "$question":
+        return [sign.question for sign in triage.signs.values()]
+    if key == "$reminder":
+        return [triage.tiers.rule(tier).reminder for tier in LOCKING]
+    return [key]
+
+
+def test_every_text_is_short(bundle: FlowBundle) -> None:
+    for language, loaded in bundle.locales.items():
+        params = worst_params(bundle, language)
+        for key, text in loaded.texts.entries.items():
+            rendered = text.format_map(params)
+            assert len(rendered) <= MAX_CHARS, f"{language} {key}: {len(rendered)} characters"
+
+
+def test_every_message_of_the_flow_is_short(bundle: FlowBundle) -> None:
+    """A state says its texts and asks its question in one message: all of it counts."""
+    for language in bundle.locales:
+        texts = bundle.texts(language)
+        params = worst_params(bundle, language)
+        for name, state in bundle.flow.states.items():
+            keys = [*state.say, *filter(None, [question_of(bundle.triage, state)])]
+            for chosen in itertools.product(*(candidates(bundle, name, key) for key in keys)):
+                message = "\n\n".join(texts.get(key, **params) for key in chosen)
+                assert len(message) <= MAX_CHARS, f"{language} {name}: {len(message)} characters"
+
+
+def test_the_urgent_message_opens_with_the_action_and_the_number(bundle: FlowBundle) -> None:
+    texts = bundle.texts("en")
+    params = worst_params(bundle, "en")
+    for tier in ("emergency", "urgent"):
+        lines = [line for line in texts.get(f"triage.message.{tier}", **params).split("\n") if line]
+        assert lines[0].startswith("Get "), lines[0]  # the action first
+        assert "112" in lines[1]  # then the number
+        assert len(lines) <= 2 + 3  # then at most three short lines
+        assert all(len(line) <= 160 for line in lines[2:])
