@@ -1,8 +1,12 @@
 """``python -m bot chat``: the same engine in a terminal.
 
 Messages are printed as they come (timers run in real time, scaled by FLOW_TIME_SCALE);
-choices are numbered and the user types a number, a choice's label, a /command or free
-text. EOF and Ctrl-C end the chat cleanly.
+the user types a choice's key, its label, a /command or free text at the ``>`` prompt.
+Choices are numbered, except Stop and Warning sign, which always have the letters ``s``
+and ``w`` (so a number never means "I'm in position" one moment and "Stop" the next), and
+the pain scale, whose keys are its own values. The end of a hold rings the terminal bell.
+Like Telegram, the chat picks up where it was after Ctrl-C or a restart. EOF and Ctrl-C
+end the chat cleanly.
 """
 
 from __future__ import annotations
@@ -14,20 +18,51 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.components import Core, build_core, build_runtime
-from bot.engine.events import Button, Choose, ClosePrompt, Command, Event, Send, SendPhoto, Text
+from bot.engine.events import (
+    Button,
+    Choose,
+    ClosePrompt,
+    Command,
+    Event,
+    Resume,
+    Send,
+    SendPhoto,
+    Text,
+)
 from bot.settings import Settings
 from bot.store.sqlite import sqlite_path
 
 CHAT_USER = 1  # the terminal has one user
+LETTERS = {"stop": "s", "warning": "w"}  # interrupt buttons keep their key on every step
+PROMPT = "> "
+BELL = "\a"
+CHART = "progress.png"
+
+
+def button_keys(buttons: tuple[Button, ...]) -> list[str]:
+    """The key to type for each button: letters for Stop and Warning sign, the value on the
+    pain scale, numbers for the rest."""
+    keys: list[str] = []
+    number = 0
+    for button in buttons:
+        if button.choice in LETTERS:
+            keys.append(LETTERS[button.choice])
+        elif button.choice[:1] == "r" and button.choice[1:].isdigit():
+            keys.append(button.choice[1:])
+        else:
+            number += 1
+            keys.append(str(number))
+    return keys
 
 
 class TerminalTransport:
-    """Prints what the bot says and remembers the current buttons for numbered answers."""
+    """Prints what the bot says and remembers the current buttons for typed answers."""
 
     def __init__(self, out: TextIO, photo_dir: Path) -> None:
         self.out = out
         self.photo_dir = photo_dir
         self.buttons: tuple[Button, ...] = ()
+        self.keys: list[str] = []
         self.seq = 0
         self._refs = 0
 
@@ -36,38 +71,44 @@ class TerminalTransport:
         lines = [message.text]
         if message.buttons:
             self.buttons, self.seq = message.buttons, message.seq
-            lines += [f"  [{i}] {b.label}" for i, b in enumerate(message.buttons, 1)]
-        self._write("\n".join(lines) + "\n")
+            self.keys = button_keys(message.buttons)
+            pairs = list(zip(self.keys, message.buttons, strict=True))
+            if all(b.choice == f"r{k}" for k, b in pairs):  # the pain scale: one line
+                lines.append("  " + " ".join(f"[{k}]" for k, _ in pairs))
+            else:
+                lines += [f"  [{k}] {b.label}" for k, b in pairs]
+        self._write("\n".join(lines) + "\n", bell=message.wake)
         return self._refs
 
     async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
         self.photo_dir.mkdir(parents=True, exist_ok=True)
-        path = self.photo_dir / "progress.png"
+        path = self.photo_dir / CHART
         path.write_bytes(photo.png)
         self._write(f"{photo.caption}\n  (chart saved to {path})\n")
 
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         if close.prompt.seq == self.seq:
-            self.buttons = ()
+            self.buttons, self.keys = (), []
+
+    async def forget(self, user_id: int) -> None:
+        """The person erased their data: the chart file goes too."""
+        (self.photo_dir / CHART).unlink(missing_ok=True)
 
     def toast(self, text: str) -> None:
         self._write(f"({text})\n")
 
-    def _write(self, text: str) -> None:
-        self.out.write(text + "\n")
+    def _write(self, text: str, *, bell: bool = False) -> None:
+        self.out.write((BELL if bell else "") + text + "\n" + PROMPT)
         self.out.flush()
 
     def event_for(self, line: str) -> Event:
-        """Turn a typed line into an event: a number or label picks a button."""
+        """Turn a typed line into an event: a key or a label picks a button."""
         typed = line.strip()
         if typed.startswith("/") and len(typed) > 1:
             name, _, args = typed[1:].partition(" ")
             return Command(CHAT_USER, name.lower(), args.strip())
-        for button in self.buttons:  # a label first: on a 0-10 scale "3" means the label 3
-            if typed.casefold() == button.label.casefold():
-                return Choose(CHAT_USER, self.seq, button.choice)
-        for i, button in enumerate(self.buttons, 1):
-            if typed == str(i):
+        for key, button in zip(self.keys, self.buttons, strict=True):
+            if typed.casefold() in (key, button.label.casefold()):
                 return Choose(CHAT_USER, self.seq, button.choice)
         return Text(CHAT_USER, line)
 
@@ -86,7 +127,7 @@ async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = 
     runtime = build_runtime(settings, core, transport)
     await runtime.start()
     try:
-        for toast in await runtime.dispatch(Command(CHAT_USER, "start")):
+        for toast in await runtime.dispatch(Resume(CHAT_USER)):  # where they were, or /start
             transport.toast(toast)
         reader = await _read_lines(stdin)
         while raw := await reader.readline():

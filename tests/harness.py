@@ -37,6 +37,8 @@ class Sent:
     seq: int
     ref: int
     priority: Priority = Priority.REPLY
+    silent: bool = False
+    wake: bool = False
 
 
 @dataclass
@@ -52,7 +54,7 @@ class RecordingTransport:
             raise RecipientGone()
         ref = len(self.sent) + 1
         self.sent.append(Sent(user_id, message.text, message.buttons, message.seq, ref,
-                              message.priority))
+                              message.priority, message.silent, message.wake))
         self.changed.set()
         return ref
 

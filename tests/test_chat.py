@@ -84,3 +84,30 @@ async def test_chat_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
     assert await asyncio.wait_for(term.process.wait(), 10) == 0
     assert term.process.stderr is not None
     assert b"Traceback" not in await term.process.stderr.read()
+
+
+async def test_chat_keys_prompt_bell_and_resume_after_ctrl_c(tmp_path: Path) -> None:
+    term = await start_chat(tmp_path)
+    await term.expect("[3] Check warning signs\n\n> ")  # an input prompt
+    await term.type("1")
+    for _ in range(4):
+        await term.expect("] None of these")
+        await term.type("None of these")
+    await term.expect("[0] [1] [2] [3] [4] [5] [6] [7] [8] [9] [10]")  # the scale by its values
+    await term.type("4")
+    await term.expect("[3] Longer")
+    await term.type("3")  # 30 s x 0.01
+    await term.expect("[s] Stop")  # Stop and Warning sign keep their letters
+    await term.expect("[w] Warning sign")
+    await term.type("1")  # "I'm in position"
+    await term.expect("[s] Stop")
+    term.process.send_signal(2)  # Ctrl-C mid-hold
+    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+
+    again = await start_chat(tmp_path)  # the same database: picks up where it was
+    await again.expect("Welcome back")
+    await again.expect("\a")  # the hold ended while away (it is re-armed): the bell rings
+    await again.expect("Slowly return your leg")
+    assert again.process.stdin is not None
+    again.process.stdin.close()
+    assert await asyncio.wait_for(again.process.wait(), 10) == 0

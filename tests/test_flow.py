@@ -344,3 +344,15 @@ async def test_sessions_are_logged_with_pain_ratings(client: ChatClient) -> None
     sessions = await client.runtime.store.sessions(client.user_id, 0)
     assert [(s.outcome, s.pain_before, s.pain_after) for s in sessions] == [
         ("pain", 4, None), ("red_flag", None, None)]
+
+
+async def test_only_the_end_of_a_hold_is_meant_to_be_noticed(client: ChatClient) -> None:
+    await into_hold(client, "Standard")
+    await client.wait_for("slowly return your leg")
+    hold = next(m for m in client.transport.sent if "Hold for" in m.text)
+    halfway = next(m for m in client.transport.sent if "Halfway" in m.text)
+    release = next(m for m in client.transport.sent if "Slowly return your leg" in m.text)
+    sent = client.transport.sent
+    assert [m.silent for m in (hold, halfway, release)] == [True, True, False]
+    assert release.wake and not hold.wake
+    assert not any(m.silent for m in sent if m not in (hold, halfway))

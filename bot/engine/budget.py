@@ -5,6 +5,12 @@ Telegram lets one bot send about 30 messages a second in all. A reminder burst (
 So conversation messages are counted here but never wait, and a reminder is sent only
 while the last second's messages, of both kinds, leave room under the reminder rate: the
 busier the conversations, the slower the reminders, down to none.
+
+This is the runtime's side, for any transport: it decides when a reminder is *attempted*.
+On Telegram the one owner of the real budget is the send scheduler in front of the Bot API
+(:mod:`bot.telegram.sending`): it paces every call, sends SAFETY before REPLY before TIDY
+before BULK (reminders), and handles 429s, so a reminder let through here still goes only
+when nothing more urgent is queued.
 """
 
 from __future__ import annotations

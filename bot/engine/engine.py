@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from dataclasses import replace
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -40,6 +41,7 @@ from bot.engine.events import (
     LogSession,
     Media,
     Priority,
+    Resume,
     Schedule,
     Send,
     Start,
@@ -241,6 +243,11 @@ class Engine:
                     await self._on_media(conv, event, found)
                 case TimerFired():
                     await self._on_timer(conv, event)
+                    if event.kind == "release":  # the end of a hold is the message to notice
+                        conv.effects = [replace(e, wake=True) if isinstance(e, Send) else e
+                                        for e in conv.effects]
+                case Resume():
+                    await self._resume(conv)
                 case Start():
                     self._set_language(profile, event.language)
                     await self._start(conv)
@@ -501,7 +508,7 @@ class Engine:
         if event.kind == "halfway":
             conv.timers = [t for t in conv.timers if t.kind != "halfway"]
             if state.halfway:
-                conv.effects.append(Send(self._texts(conv).get(state.halfway)))
+                conv.effects.append(Send(self._texts(conv).get(state.halfway), silent=True))
         elif event.late_by > LATE_RESUME_AFTER:
             await self._call(conv, self.flow.interrupts.late_resume)
         else:
@@ -537,6 +544,20 @@ class Engine:
             await self._gate(conv)
         else:
             await self._goto(conv, self.flow.start)
+
+    async def _resume(self, conv: Conversation) -> None:
+        """Where the person was, said in one line, with the question (or the hold) again."""
+        state = self.flow.states[conv.state]
+        if conv.ctx.get("fresh") or state.kind == "end":
+            await self._start(conv)
+            return
+        texts = self._texts(conv)
+        if state.kind == "hold":  # its timers were re-armed from the store
+            self._emit(conv, [texts.get("resume.where"), texts.get("resume.holding")],
+                       self._buttons(state, texts))
+            return
+        conv.effects.append(Send(texts.get("resume.where")))
+        self._prompt_again(conv, state)
 
     async def _call(self, conv: Conversation, target: str) -> None:
         """Enter a sub-flow, remembering where to come back to (unless already inside one)."""
@@ -720,8 +741,9 @@ class Engine:
         conv.ctx["seq"] = seq
         if paragraphs:
             priority = Priority.SAFETY if conv.state in self._safety_states else Priority.REPLY
+            silent = self.flow.states[conv.state].kind == "hold"  # the end notifies, not the start
             conv.effects.append(Send("\n\n".join(paragraphs), buttons, seq if buttons else 0,
-                                     priority))
+                                     priority, silent=silent))
         return seq
 
     def notice(self, profile: Profile, key: str) -> Send:

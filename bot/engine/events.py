@@ -60,6 +60,14 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """The person is back after a restart of the bot's side (the terminal chat's start):
+    pick up where they were, or start a session if there is none."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     user_id: int
     kind: str  # "halfway" | "release"
@@ -67,7 +75,7 @@ class TimerFired:
     late_by: float = 0.0  # seconds past its due time
 
 
-Event = Start | Choose | Text | Media | Command | TimerFired
+Event = Start | Choose | Text | Media | Command | Resume | TimerFired
 
 
 # ----------------------------------------------------------------- effects
@@ -94,6 +102,8 @@ class Send:
     buttons: tuple[Button, ...] = ()
     seq: int = 0
     priority: Priority = Priority.REPLY
+    silent: bool = False  # no notification (a hold's start and halfway: hands stay on the knee)
+    wake: bool = False  # the end of a hold: the one message during it that should be noticed
 
 
 @dataclass(slots=True)

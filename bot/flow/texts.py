@@ -69,6 +69,8 @@ ENGINE_KEYS = (
     "replies.yes",
     "replies.no",
     "replies.numbers",
+    "resume.where",
+    "resume.holding",
     "system.not_text",
     "system.slow_down",
     "system.store_down",
