@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
