@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -52,14 +53,27 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             print("No TELEGRAM_BOT_TOKEN set, so this is the terminal chat. "
                   "To connect to Telegram, put your token in .env (see README).\n")
-        setup_logging("WARNING")
+        setup_logging("WARNING", [settings.telegram_bot_token.get_secret_value()]
+                      if settings.telegram_bot_token else ())
         from bot.chat import run_chat
 
-        return run_chat(settings)
-    setup_logging(settings.log_level)
+        return _store_errors_exit_2(run_chat, settings)
+    secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.webhook_secret) if s]
+    setup_logging(settings.log_level, secrets)
     from bot.telegram.app import run_telegram
 
-    return run_telegram(settings)
+    return _store_errors_exit_2(run_telegram, settings)
+
+
+def _store_errors_exit_2(run: Callable[[Settings], int], settings: Settings) -> int:
+    """Run the bot; a database that cannot be used is one line on stderr and exit code 2."""
+    from bot.store.errors import StoreError
+
+    try:
+        return run(settings)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

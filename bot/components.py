@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.engine.engine import Engine
@@ -65,8 +65,13 @@ def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runti
                    idle_evict=settings.idle_evict_seconds, reminder_rate=settings.reminder_rate)
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Log to stderr at ``level``, with ``secrets`` (the bot token, the webhook secret) masked
+    in every line, whatever a library or an exception puts into it (see :mod:`bot.redact`)."""
+    from bot.redact import install
+
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install(secrets)
     # Library loggers at INFO would log request URLs, and the Bot API URL contains the token.
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "transitions"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -9,6 +9,8 @@ rest of the bot is unchanged.
 
 from __future__ import annotations
 
+import errno
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -72,10 +74,29 @@ class AiohttpRequest(BaseRequest):
                     body = content if isinstance(content, bytes) else content.read()
                     form.add_field(name, body, filename=filename, content_type=mime)
                 data = form
+        # The URL holds the token, and aiohttp quotes URLs in its errors (TooManyRedirects,
+        # ClientResponseError, connection timeouts): the errors raised here are built from the
+        # exception's type and status alone, and drop the original (``from None``) so that no
+        # traceback prints its text either. The Bot API never redirects: a redirect is an error.
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(method, url, data=data, timeout=timeout,
+                                             allow_redirects=False) as response:
+                if 300 <= response.status < 400:
+                    raise NetworkError(f"unexpected redirect from the Bot API (HTTP {response.status})")
                 return response.status, await response.read()
-        except TimeoutError as err:
-            raise TimedOut from err
+        except TimeoutError:
+            raise TimedOut from None
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            raise NetworkError(describe(err)) from None
+
+
+def describe(err: aiohttp.ClientError) -> str:
+    """What went wrong, without any text that could contain the request URL."""
+    text = f"aiohttp.{type(err).__name__}"
+    if isinstance(err, aiohttp.ClientResponseError):
+        text += f" (HTTP {err.status})"
+    elif isinstance(err, aiohttp.ClientConnectorError):
+        code = err.os_error.errno
+        if code is not None and code in errno.errorcode:
+            text += f" ({errno.errorcode[code]})"  # e.g. ECONNREFUSED: a name, never a URL
+    return text

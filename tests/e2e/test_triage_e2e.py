@@ -226,5 +226,5 @@ async def test_moderate_pain_rating_goes_on_to_the_stretches(api: BotApiStandin,
     await begin(person)
     await clear_screening(person)
     await person.step("6", PREPARE)
-    assert "Stop at once if you feel sharp pain" in person.sent[-1].text  # the stop rule
+    assert "Stop at once on sharp pain" in person.sent[-1].text  # the stop rule
     assert not any(CLINICIAN in t for t in person.texts)

@@ -1,4 +1,5 @@
-"""Fault injection: periodic 429s, 5xx bursts, latency, and Telegram-like flood control."""
+"""Fault injection: periodic 429s, 5xx bursts, latency, redirect loops, and Telegram-like flood
+control."""
 
 from __future__ import annotations
 
@@ -104,8 +105,11 @@ class FaultInjector:
         self.latency = 0.0
         self._latency_methods: frozenset[str] | None = None
         self.flood: FloodControl | None = None
+        self._redirect_loop = False
+        self._redirect_methods: frozenset[str] | None = None
         self.injected_429 = 0
         self.injected_5xx = 0
+        self.injected_redirects = 0
 
     @staticmethod
     def _names(methods: Iterable[str] | None) -> frozenset[str] | None:
@@ -127,6 +131,21 @@ class FaultInjector:
         self.latency = seconds
         self._latency_methods = self._names(methods)
 
+    def redirect_loop(self, methods: Iterable[str] | None = None) -> None:
+        """Calls of ``methods`` (or any method) answer 302 to their own URL, as a misconfigured
+        proxy in front of the Bot API might: a client that follows redirects loops. The real
+        Bot API never redirects."""
+        self._redirect_loop = True
+        self._redirect_methods = self._names(methods)
+
+    def redirects(self, method: str) -> bool:
+        if not self._redirect_loop:
+            return False
+        if self._redirect_methods is not None and method not in self._redirect_methods:
+            return False
+        self.injected_redirects += 1
+        return True
+
     def enable_flood_control(self, flood: FloodControl | None = None) -> FloodControl:
         self.flood = flood or FloodControl()
         return self.flood
@@ -140,6 +159,8 @@ class FaultInjector:
         self.latency = 0.0
         self._latency_methods = None
         self.flood = None
+        self._redirect_loop = False
+        self._redirect_methods = None
 
     def delay_for(self, method: str) -> float:
         if self.latency <= 0:

@@ -82,6 +82,16 @@ async def read_params(request: web.Request) -> Params:
     return Params(values, files)
 
 
+def redirect_reply(request: web.Request) -> web.Response:
+    """An nginx-style 302 back to the same URL (the redirect-loop fault)."""
+    return web.Response(
+        status=302,
+        text=_GATEWAY_HTML.format(code=302, phrase="Found"),
+        content_type="text/html",
+        headers={"Location": str(request.url)},
+    )
+
+
 class BotApiHttp:
     """aiohttp handlers bound to one :class:`StandinCore`."""
 
@@ -96,6 +106,8 @@ class BotApiHttp:
         core = self.core
         if request.method not in {"GET", "POST"}:
             return error_reply(ApiError(404, "Not Found"))
+        if core.faults.redirects(request.match_info["method"].lower()):
+            return redirect_reply(request)
         if request.match_info["token"] != core.token:
             return error_reply(ApiError(401, "Unauthorized"))
         name = request.match_info["method"]

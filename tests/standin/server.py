@@ -363,6 +363,14 @@ class BotApiStandin:
     def set_latency(self, seconds: float, methods: Iterable[str] | None = None) -> None:
         self.core.faults.set_latency(seconds, methods)
 
+    def redirect_loop(self, methods: Iterable[str] | None = None) -> None:
+        """Answer calls of ``methods`` (or every call) with a 302 to the same URL."""
+        self.core.faults.redirect_loop(methods)
+
+    @property
+    def injected_redirect_count(self) -> int:
+        return self.core.faults.injected_redirects
+
     def enable_flood_control(self, **limits: Any) -> FloodControl:
         """Telegram-like flood limits; keyword arguments override :class:`FloodControl` fields."""
         return self.core.faults.enable_flood_control(FloodControl(**limits))
