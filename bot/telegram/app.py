@@ -1,7 +1,8 @@
 """``python -m bot run``: wire python-telegram-bot to the engine and run it.
 
-One :func:`build_application` wires everything (handlers, defaults, rate limiter,
-per-chat update ordering, start-up and shutdown hooks), as in PTB's own examples.
+One :func:`build_application` wires everything (handlers, defaults, the send scheduler as
+PTB's rate limiter, per-chat update ordering, start-up and shutdown hooks), as in PTB's own
+examples.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot.components import Core, build_core, build_runtime
 from bot.engine.runtime import Runtime
@@ -24,6 +25,7 @@ from bot.settings import Settings
 from bot.telegram.handlers import Handlers
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.request import AiohttpRequest
+from bot.telegram.sending import PER_CHAT_RATE, SendScheduler
 from bot.telegram.transport import TelegramTransport
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,25 @@ COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "tim
             "privacy", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 MAX_CONCURRENT_UPDATES = 256
+# With the send scheduler pacing (TELEGRAM_MAX_RATE > 0), most updates in flight are only
+# waiting for their turn to send, which costs a coroutine. If those held the 256 slots, a red
+# flag typed behind 1,000 queued /start replies would wait for a slot (about 25 s) before the
+# scheduler ever saw its urgent-care message. The scheduler bounds the HTTP calls instead.
+MAX_WAITING_UPDATES = 4096
 # As many connections as updates in flight (PTB's own default pool is 256 too): a press sends
 # its reply and its acknowledgement at once, and a smaller pool queued replies under load.
 HTTP_CONNECTIONS = 256
+FLOOD_RETRIES = 5  # 429 answers retried (after the wait Telegram asks for) before giving up
+
+
+def build_scheduler(settings: Settings) -> SendScheduler:
+    """Safety first, then replies, tidy-ups, reminders (see :mod:`bot.telegram.sending`).
+
+    TELEGRAM_MAX_RATE=0 turns pacing off (overall and per chat); ordering and 429s still apply.
+    """
+    rate = settings.telegram_max_rate or 0.0
+    return SendScheduler(rate, per_chat_rate=PER_CHAT_RATE if rate else 0.0,
+                         max_retries=FLOOD_RETRIES)
 
 
 class BotApplication(Application):  # type: ignore[type-arg]
@@ -71,9 +89,9 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         .base_url(base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate or 0,
-                                     overall_time_period=1, max_retries=5))
+        .concurrent_updates(PerChatUpdateProcessor(
+            MAX_WAITING_UPDATES if settings.telegram_max_rate else MAX_CONCURRENT_UPDATES))
+        .rate_limiter(build_scheduler(settings))
     )
     if base_url.endswith("/bot"):
         builder = builder.base_file_url(base_url[: -len("/bot")] + "/file/bot")
@@ -92,11 +110,21 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         mode = "webhook" if settings.webhook_url else "polling"
         log.info("Back Care Guide is running (%s) as @%s", mode, app.bot.username)
 
-    async def post_shutdown(app: Application) -> None:  # type: ignore[type-arg]
-        await runtime.close()
+    closed = False
+
+    async def close_runtime(app: Application) -> None:  # type: ignore[type-arg]
+        """Close the runtime while the bot can still send: its timers and reminders may have
+        messages on the way, and PTB's shutdown closes the scheduler and the HTTP client.
+        Polling calls this as post_stop (before shutdown), the webhook server as post_shutdown
+        (inside ``async with application``); whichever comes first does it."""
+        nonlocal closed
+        if not closed:
+            closed = True
+            await runtime.close()
 
     application.post_init = post_init
-    application.post_shutdown = post_shutdown
+    application.post_stop = close_runtime
+    application.post_shutdown = close_runtime
     return bot_app
 
 

@@ -1,9 +1,12 @@
 """Carries engine effects to Telegram through python-telegram-bot's ``Bot``.
 
-Flood control (429) is handled by PTB's ``AIORateLimiter`` (it pauses and retries, so a
-message arrives exactly once). Here we add what it does not do: bounded retries with
-backoff for network errors and 5xx, and turning "the user blocked the bot" into
-:class:`~bot.engine.runtime.RecipientGone` for the runtime.
+Every call names its class for the send scheduler (:mod:`bot.telegram.sending`): a message
+goes with its :class:`~bot.engine.events.Priority`, a picture as a REPLY, closing an answered
+prompt as TIDY (which the scheduler may drop when the budget is short: harmless). The
+scheduler paces sends and retries 429s; if it gives up, the ``RetryAfter`` becomes
+:class:`~bot.reminders.dispatcher.FloodWait`. Here we add what it does not do: bounded
+retries with backoff for network errors and 5xx, and turning "the user blocked the bot"
+into :class:`~bot.engine.runtime.RecipientGone` for the runtime.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ExtBot
 
-from bot.engine.events import ClosePrompt, Send, SendPhoto
+from bot.engine.events import ClosePrompt, Priority, Send, SendPhoto
 from bot.engine.runtime import RecipientGone
 from bot.reminders.dispatcher import FloodWait
 from bot.telegram.render import escape, keyboard, split_text
+from bot.telegram.sending import Lane, SendDropped, SendScheduler
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,42 +32,55 @@ T = TypeVar("T")
 NETWORK_RETRIES = 4
 BACKOFF_START = 0.5  # seconds, doubled on every retry
 BACKOFF_MAX = 8.0
-RETRY_AFTER_ATTEMPTS = 5  # extra safety net if a 429 gets past the rate limiter
+RETRY_AFTER_ATTEMPTS = 5  # only without the scheduler (which retries 429s itself)
 HARMLESS_EDIT_ERRORS = ("message is not modified", "message to edit not found",
                         "message can't be edited")
 
 
 class TelegramTransport:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: ExtBot[Any]) -> None:
         self.bot = bot
+        # PTB accepts rate_limit_args only with a rate limiter, and ours only understands Lane.
+        self.scheduled = isinstance(bot.rate_limiter, SendScheduler)
+        self._flood_retries = 0 if self.scheduled else RETRY_AFTER_ATTEMPTS
+
+    def _lane(self, priority: Priority) -> Lane | None:
+        return Lane(priority) if self.scheduled else None
 
     async def send(self, user_id: int, message: Send) -> int | None:
         parts = split_text(message.text)
         markup = keyboard(message.buttons, message.seq)
         sent: Message | None = None
         for i, part in enumerate(parts):
-            sent = await self._send_part(user_id, part, markup if i == len(parts) - 1 else None)
+            sent = await self._send_part(user_id, part, markup if i == len(parts) - 1 else None,
+                                         message.priority)
         return sent.message_id if sent is not None else None
 
-    async def _send_part(self, user_id: int, text: str, markup: InlineKeyboardMarkup | None
-                         ) -> Message:
+    async def _send_part(self, user_id: int, text: str, markup: InlineKeyboardMarkup | None,
+                         priority: Priority) -> Message:
+        lane = self._lane(priority)
         return await self._call(lambda: self.bot.send_message(
-            chat_id=user_id, text=escape(text), reply_markup=markup))
+            chat_id=user_id, text=escape(text), reply_markup=markup, rate_limit_args=lane))
 
     async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
+        lane = self._lane(Priority.REPLY)
         await self._call(lambda: self.bot.send_photo(
-            chat_id=user_id, photo=photo.png, caption=escape(photo.caption)))
+            chat_id=user_id, photo=photo.png, caption=escape(photo.caption), rate_limit_args=lane))
 
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         prompt = close.prompt
+        lane = self._lane(Priority.TIDY)
         try:
             if close.answer is None:
                 await self._call(lambda: self.bot.edit_message_reply_markup(
-                    chat_id=user_id, message_id=prompt.ref, reply_markup=None))
+                    chat_id=user_id, message_id=prompt.ref, reply_markup=None, rate_limit_args=lane))
             else:
                 text = split_text(prompt.text)[-1] + "\n\n" + close.answer
                 await self._call(lambda: self.bot.edit_message_text(
-                    chat_id=user_id, message_id=prompt.ref, text=escape(text), reply_markup=None))
+                    chat_id=user_id, message_id=prompt.ref, text=escape(text), reply_markup=None,
+                    rate_limit_args=lane))
+        except SendDropped as exc:  # the scheduler gave a tidy-up away for busier work
+            log.debug("prompt not edited: %s", exc.message)
         except BadRequest as exc:
             # Not modified / not found / too old to edit: the buttons are already gone or
             # harmless (a press on them is answered as stale). Never worth failing over.
@@ -80,10 +98,9 @@ class TelegramTransport:
             except Forbidden as exc:
                 raise RecipientGone() from exc
             except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = float(wait) if isinstance(wait, int | float) else wait.total_seconds()
+                seconds = exc._retry_after.total_seconds()  # .retry_after warns in PTB 22
                 flood_waits += 1
-                if flood_waits > RETRY_AFTER_ATTEMPTS:
+                if flood_waits > self._flood_retries:
                     raise FloodWait(seconds) from exc
                 await asyncio.sleep(seconds)
             except BadRequest:
