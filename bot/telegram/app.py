@@ -33,12 +33,9 @@ log = logging.getLogger(__name__)
 COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "timezone", "country",
             "privacy", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+# Updates handled at once. Under a burst most of them only wait for their turn to send;
+# a red flag takes no slot (see PerChatUpdateProcessor), so it never waits behind them.
 MAX_CONCURRENT_UPDATES = 256
-# With the send scheduler pacing (TELEGRAM_MAX_RATE > 0), most updates in flight are only
-# waiting for their turn to send, which costs a coroutine. If those held the 256 slots, a red
-# flag typed behind 1,000 queued /start replies would wait for a slot (about 25 s) before the
-# scheduler ever saw its urgent-care message. The scheduler bounds the HTTP calls instead.
-MAX_WAITING_UPDATES = 4096
 # As many connections as updates in flight (PTB's own default pool is 256 too): a press sends
 # its reply and its acknowledgement at once, and a smaller pool queued replies under load.
 HTTP_CONNECTIONS = 256
@@ -80,6 +77,7 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
     core = core or build_core(settings)
     assert settings.telegram_bot_token is not None
     base_url = settings.telegram_base_url.rstrip("/")
+    processor = PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES)
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
@@ -89,8 +87,7 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         .base_url(base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(PerChatUpdateProcessor(
-            MAX_WAITING_UPDATES if settings.telegram_max_rate else MAX_CONCURRENT_UPDATES))
+        .concurrent_updates(processor)
         .rate_limiter(build_scheduler(settings))
     )
     if base_url.endswith("/bot"):
@@ -99,7 +96,9 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         builder = builder.updater(None)
     application = builder.build()
     runtime = build_runtime(settings, core, TelegramTransport(application.bot))
-    Handlers(runtime, core.bundle).install(application)
+    handlers = Handlers(runtime, core.bundle)
+    handlers.install(application)
+    processor.urgent = handlers.is_red_flag
     bot_app = BotApp(application, runtime, core)
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
@@ -110,17 +109,12 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         mode = "webhook" if settings.webhook_url else "polling"
         log.info("Back Care Guide is running (%s) as @%s", mode, app.bot.username)
 
-    closed = False
-
     async def close_runtime(app: Application) -> None:  # type: ignore[type-arg]
         """Close the runtime while the bot can still send: its timers and reminders may have
         messages on the way, and PTB's shutdown closes the scheduler and the HTTP client.
         Polling calls this as post_stop (before shutdown), the webhook server as post_shutdown
-        (inside ``async with application``); whichever comes first does it."""
-        nonlocal closed
-        if not closed:
-            closed = True
-            await runtime.close()
+        (inside ``async with application``); the first call does it, the second nothing."""
+        await runtime.close()
 
     application.post_init = post_init
     application.post_stop = close_runtime

@@ -51,6 +51,18 @@ class Handlers:
             self.on_group_mention))
         app.add_error_handler(self.on_error)
 
+    def is_red_flag(self, update: Update) -> bool:
+        """Whether a private message's text or caption is alarming (it then goes first)."""
+        message = update.message or update.edited_message
+        chat = update.effective_chat
+        if message is None or chat is None or chat.type != chat.PRIVATE:
+            return False
+        text = message.text or message.caption
+        if not text or text.startswith("/"):
+            return False
+        language = update.effective_user.language_code if update.effective_user else None
+        return self.runtime.engine.triage.text(text, language).alarming
+
     def texts(self, update: Update) -> Texts:
         user = update.effective_user
         return self.bundle.texts(user.language_code if user else None)

@@ -12,6 +12,8 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import URGENT, BotProcess, Person, screening
 from tests.standin import BotApiStandin
 
@@ -21,8 +23,12 @@ RED_FLAG = "my left leg, it went numb all the way down"
 HOLD_WORDS = ("Halfway", "Slowly return")
 
 
+@pytest.mark.parametrize("typed", ["while_sending", "during_the_burst"])
 async def test_red_flag_mid_hold_jumps_a_queue_of_start_replies(api: BotApiStandin,
-                                                                tmp_path: Path) -> None:
+                                                                tmp_path: Path, typed: str) -> None:
+    """``while_sending``: once the bot has read the burst and its replies queue for the send
+    budget. ``during_the_burst``: right behind the burst's last update, while the bot is still
+    reading them (a red flag takes no update slot, so it doesn't wait for them)."""
     flood = api.enable_flood_control()  # 30/s overall, 1/s per chat with a burst of 3
     bot = BotProcess(api, tmp_path / "bot.db", {"FLOW_TIME_SCALE": "1"})  # a real 30 s hold
     bot.env.pop("TELEGRAM_MAX_RATE")  # the default: the limiter is on
@@ -45,8 +51,9 @@ async def test_red_flag_mid_hold_jumps_a_queue_of_start_replies(api: BotApiStand
         # a fifth of them also lets the bot finish *handling* the /start updates: with 1,000 at
         # once that takes it ~5 s of CPU, and a red flag typed meanwhile waits for that, not
         # for the send queue.)
-        await api.wait_until(lambda: welcomed() >= max(30, QUEUED_USERS // 5),
-                             timeout=QUEUED_USERS / 20 + 10)
+        if typed == "while_sending":
+            await api.wait_until(lambda: welcomed() >= max(30, QUEUED_USERS // 5),
+                                 timeout=QUEUED_USERS / 20 + 10)
         loop = asyncio.get_running_loop()
         await person.send(RED_FLAG)
         typed_at = loop.time()
@@ -63,7 +70,11 @@ async def test_red_flag_mid_hold_jumps_a_queue_of_start_replies(api: BotApiStand
         waiting = QUEUED_USERS - snapshot[0]
         print(f"\nurgent care {latency * 1000:.0f} ms after the red flag, with {waiting} of "
               f"{QUEUED_USERS} /start replies still queued; 429s from the stand-in: {flood.rejected}")
-        assert latency < 1.0
+        # Queued replies never delay it (measured ~30 ms with 800 of 1,000 queued). Typed right
+        # behind the burst it still waits for the bot to *read* the burst's updates, ten
+        # getUpdates batches of Update parsing (~1 s with 1,000; 4.7 s before red flags took
+        # no update slot): see BENCHMARKS.md.
+        assert latency < (1.0 if typed == "while_sending" else 2.0)
         assert waiting >= QUEUED_USERS // 3, "the queue had drained: the test proved nothing"
         assert URGENT.casefold() in person.sent[person.mark].text.casefold()  # first, and alone
 
