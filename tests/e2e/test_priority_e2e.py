@@ -40,6 +40,10 @@ async def test_red_flag_mid_hold_jumps_a_queue_of_start_replies(api: BotApiStand
         await person.step("in position", "Hold for 30 seconds")
         hold_started = len(person.sent)
 
+        # Safety messages keep to the per-chat limit (about one a second): the person has
+        # just had three messages, so let their chat's budget refill as it would while they
+        # settle into the hold; what is measured is the wait behind everybody else.
+        await asyncio.sleep(1.5)
         crowd = [Person(api, 20_000 + i) for i in range(QUEUED_USERS)]
         for other in crowd:
             await other.command("start")
@@ -70,11 +74,7 @@ async def test_red_flag_mid_hold_jumps_a_queue_of_start_replies(api: BotApiStand
         waiting = QUEUED_USERS - snapshot[0]
         print(f"\nurgent care {latency * 1000:.0f} ms after the red flag, with {waiting} of "
               f"{QUEUED_USERS} /start replies still queued; 429s from the stand-in: {flood.rejected}")
-        # Queued replies never delay it (measured ~30 ms with 800 of 1,000 queued). Typed right
-        # behind the burst it still waits for the bot to *read* the burst's updates, ten
-        # getUpdates batches of Update parsing (~1 s with 1,000; 4.7 s before red flags took
-        # no update slot): see BENCHMARKS.md.
-        assert latency < (1.0 if typed == "while_sending" else 2.0)
+        assert latency < 1.0
         assert waiting >= QUEUED_USERS // 3, "the queue had drained: the test proved nothing"
         assert URGENT.casefold() in person.sent[person.mark].text.casefold()  # first, and alone
 
