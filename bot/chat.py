@@ -29,6 +29,7 @@ from bot.engine.events import (
     SendPhoto,
     Text,
 )
+from bot.pictures import picture_png
 from bot.settings import Settings
 from bot.store.sqlite import sqlite_path
 
@@ -69,6 +70,8 @@ class TerminalTransport:
     async def send(self, user_id: int, message: Send) -> int | None:
         self._refs += 1
         lines = [message.text]
+        if message.picture is not None:
+            lines.append(f"  (picture: {self._picture(message.picture)})")
         if message.buttons:
             self.buttons, self.seq = message.buttons, message.seq
             self.keys = button_keys(message.buttons)
@@ -89,6 +92,14 @@ class TerminalTransport:
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         if close.prompt.seq == self.seq:
             self.buttons, self.keys = (), []
+
+    def _picture(self, name: str) -> Path:
+        """The position's drawing as a file next to the database (written once)."""
+        path = self.photo_dir / "pictures" / f"{name}.png"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(picture_png(name))
+        return path
 
     async def forget(self, user_id: int) -> None:
         """The person erased their data: the chart file goes too."""

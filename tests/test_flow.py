@@ -280,7 +280,7 @@ async def test_typed_answers_at_the_pain_scale_and_choices(client: ChatClient) -
     await client.send("four")
     assert "How long should each hold be" in client.texts[-1]
     await client.send("longer please")
-    assert "Interlace your fingers" in client.texts[-1]
+    assert "interlace your fingers" in client.texts[-1]
     sessions_ctx = (await client.runtime._load(client.user_id))[0].ctx
     assert sessions_ctx["pain_before"] == 4 and sessions_ctx["hold"] == "long"
 

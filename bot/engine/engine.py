@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -61,7 +61,7 @@ from bot.safety.emergency import Country, EmergencyNumbers
 from bot.safety.emergency_line import numbers_line
 from bot.safety.triage import NOTHING, Action, Assessment, Triage
 from bot.safety.triage_rules import LOCKING, RED_FLAG_TIERS, Tier
-from bot.store.records import Conversation, Profile, SafetyEvent
+from bot.store.records import Conversation, Profile, SafetyEvent, SafetyHold
 
 LATE_RESUME_AFTER = 600.0  # a hold that ended longer ago than this asks before resuming
 LONG_TEXT = 1000  # characters; longer messages are not matched against button labels
@@ -376,19 +376,27 @@ class Engine:
             assert hold is not None
             sign = hold.sign  # a milder finding does not replace the outcome in force
         else:
-            profile.hold = holds.new_hold(self.rules, sign, now, zone)
-            conv.effects.append(LogSafety(SafetyEvent(now, "reported", info.tier, sign, via)))
             if back is not None and not conv.ctx.get("mistap_used"):
                 conv.ctx["mistap_offer"] = back
+                # A correction restores what held before this tap, not nothing.
+                replaced = hold if holds.active(hold, self.rules, now, zone) else None
+                conv.ctx["replaced_hold"] = asdict(replaced) if replaced is not None else None
+            profile.hold = holds.new_hold(self.rules, sign, now, zone)
+            conv.effects.append(LogSafety(SafetyEvent(now, "reported", info.tier, sign, via)))
         conv.ctx["sign"] = sign
         await self._goto(conv, self.rules.tiers.rule(self.rules.tier_of(sign)).outcome)
 
     async def _noted_as_cleared(self, conv: Conversation, sign: str) -> None:
+        """A lasting condition a clinician has cleared: noted, and on as if it were a No (a
+        screening list is asked again, since another of its signs may apply)."""
         texts = self._texts(conv)
         name = texts.get(self.rules.signs[sign].name)
         conv.effects.append(Send(texts.get("triage.cleared_before", sign=name)))
         state = self.flow.states[conv.state]
-        if state.kind != "end":
+        answered_no = self._find_choice(state, "no") if state.kind != "screen" else None
+        if answered_no is not None:
+            await self._apply_choice(conv, state, answered_no)
+        elif state.kind != "end":
             self._prompt_again(conv, state)
 
     def _lift(self, conv: Conversation, kind: str) -> None:
@@ -399,7 +407,8 @@ class Engine:
         if hold is None:
             return
         now = self.clock()
-        profile.hold = None
+        restored = conv.ctx.pop("prior_hold", None) if kind == "corrected" else None
+        profile.hold = SafetyHold(**restored) if restored else None
         if kind == "cleared" and self.rules.signs[hold.sign].lasting:
             profile.cleared[hold.sign] = now
         via = "check" if kind == "cleared" else "button"
@@ -409,6 +418,7 @@ class Engine:
         """'I tapped it by mistake': ask that one question once more (the advice stays sent)."""
         conv.ctx.pop("mistap", None)
         conv.ctx["mistap_used"] = True
+        conv.ctx["prior_hold"] = mistap.get("prior")
         conv.ctx["sign"] = mistap["sign"]
         conv.ctx["ret"] = mistap["back"]
         await self._goto(conv, self.flow.interrupts.mistap)
@@ -606,7 +616,8 @@ class Engine:
         if offer is not None and state.kind == "end":
             seq = self._emit(conv, [texts.get("triage.mistap_ask")],
                              (Button(MISTAP, texts.get("btn.mistap")),))
-            conv.ctx["mistap"] = {"seq": seq, "back": offer, "sign": conv.ctx.get("sign")}
+            conv.ctx["mistap"] = {"seq": seq, "back": offer, "sign": conv.ctx.get("sign"),
+                                  "prior": conv.ctx.pop("replaced_hold", None)}
         if URGENT_TAG in state.tags and conv.profile and not conv.profile.country:
             self._ask_country(conv)  # after the urgent message, never before it
 
@@ -741,9 +752,10 @@ class Engine:
         conv.ctx["seq"] = seq
         if paragraphs:
             priority = Priority.SAFETY if conv.state in self._safety_states else Priority.REPLY
-            silent = self.flow.states[conv.state].kind == "hold"  # the end notifies, not the start
+            state = self.flow.states[conv.state]
+            silent = state.kind == "hold"  # the end of a hold notifies, not its start
             conv.effects.append(Send("\n\n".join(paragraphs), buttons, seq if buttons else 0,
-                                     priority, silent=silent))
+                                     priority, silent=silent, picture=state.picture))
         return seq
 
     def notice(self, profile: Profile, key: str) -> Send:

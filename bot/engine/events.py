@@ -104,6 +104,7 @@ class Send:
     priority: Priority = Priority.REPLY
     silent: bool = False  # no notification (a hold's start and halfway: hands stay on the knee)
     wake: bool = False  # the end of a hold: the one message during it that should be noticed
+    picture: str | None = None  # a drawing of the position (bot/pictures), the text its caption
 
 
 @dataclass(slots=True)
@@ -113,6 +114,7 @@ class Prompt:
     ref: int  # the transport's message id
     text: str
     seq: int
+    picture: bool = False  # a photo message: its text is a caption
 
 
 @dataclass(frozen=True, slots=True)

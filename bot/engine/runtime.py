@@ -339,7 +339,8 @@ class Runtime:
                         self.budget.note()
                         ref = await self.transport.send(uid, effect)
                         if effect.buttons and effect.seq and ref is not None:
-                            conv.prompt = Prompt(ref, effect.text, effect.seq)
+                            conv.prompt = Prompt(ref, effect.text, effect.seq,
+                                                 effect.picture is not None)
                             self._unsaved_prompts.add(uid)
                     case ClosePrompt():
                         closing.append(effect)

@@ -57,6 +57,8 @@ class State(_Strict):
     rate: Literal["pain_before", "pain_after"] | None = None
     # screen states: one group of flows/triage.yaml, a button per sign and "None of these"
     group: str | None = None
+    # a drawing of the position (bot/pictures), sent with the state's message
+    picture: str | None = None
     # end states
     outcome: str | None = None
 

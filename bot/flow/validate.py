@@ -13,6 +13,7 @@ from bot.flow.graph import Edge, adjacency, describe, find_path, outcome_states
 from bot.flow.model import DYNAMIC_TEXTS, REPORTED, RETURN, SetKey
 from bot.flow.source import FlowError
 from bot.flow.texts import ENGINE_KEYS, PLACEHOLDERS, placeholders
+from bot.pictures.poses import POSES
 from bot.safety.triage_check import check_triage
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
                 yield src.error(("states", name, field), f"unknown state {target!r}")
         if state.exercise is not None and state.exercise not in flow.exercises:
             yield src.error(("states", name, "exercise"), f"unknown exercise {state.exercise!r}")
+        if state.picture is not None and state.picture not in POSES:
+            yield src.error(("states", name, "picture"),
+                            f"unknown picture {state.picture!r} (known: {', '.join(POSES)})")
         if state.group is not None and state.group not in bundle.triage.groups:
             yield src.error(("states", name, "group"),
                             f"unknown screening group {state.group!r} (flows/triage.yaml)")

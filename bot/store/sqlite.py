@@ -470,14 +470,16 @@ class SqliteStore:
 def _prompt_to_json(prompt: Prompt | None) -> str | None:
     if prompt is None:
         return None
-    return json.dumps({"ref": prompt.ref, "text": prompt.text, "seq": prompt.seq})
+    return json.dumps({"ref": prompt.ref, "text": prompt.text, "seq": prompt.seq,
+                       "picture": prompt.picture})
 
 
 def _prompt_from_json(raw: str | None) -> Prompt | None:
     if raw is None:
         return None
     data: dict[str, Any] = json.loads(raw)
-    return Prompt(int(data["ref"]), str(data["text"]), int(data["seq"]))
+    return Prompt(int(data["ref"]), str(data["text"]), int(data["seq"]),
+                  bool(data.get("picture", False)))
 
 
 def _hold_to_json(hold: SafetyHold | None) -> str | None:

@@ -7,6 +7,11 @@ scheduler paces sends and retries 429s; if it gives up, the ``RetryAfter`` becom
 :class:`~bot.reminders.dispatcher.FloodWait`. Here we add what it does not do: bounded
 retries with backoff for network errors and 5xx, and turning "the user blocked the bot"
 into :class:`~bot.engine.runtime.RecipientGone` for the runtime.
+
+A step with a picture of the position goes as a photo whose caption is the step's text. Each
+picture is uploaded once; Telegram's ``file_id`` of it is kept and re-sent after that. A
+hold's start and its halfway note go without a notification (``disable_notification``): the
+end of the hold is the message that should make the phone buzz.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from telegram.ext import ExtBot
 
 from bot.engine.events import ClosePrompt, Priority, Send, SendPhoto
 from bot.engine.runtime import RecipientGone
+from bot.pictures import picture_png
 from bot.reminders.dispatcher import FloodWait
 from bot.telegram.render import escape, keyboard, split_text
 from bot.telegram.sending import Lane, SendDropped, SendScheduler
@@ -33,6 +39,7 @@ NETWORK_RETRIES = 4
 BACKOFF_START = 0.5  # seconds, doubled on every retry
 BACKOFF_MAX = 8.0
 RETRY_AFTER_ATTEMPTS = 5  # only without the scheduler (which retries 429s itself)
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption; longer steps go as text
 HARMLESS_EDIT_ERRORS = ("message is not modified", "message to edit not found",
                         "message can't be edited")
 
@@ -43,24 +50,42 @@ class TelegramTransport:
         # PTB accepts rate_limit_args only with a rate limiter, and ours only understands Lane.
         self.scheduled = isinstance(bot.rate_limiter, SendScheduler)
         self._flood_retries = 0 if self.scheduled else RETRY_AFTER_ATTEMPTS
+        self._file_ids: dict[str, str] = {}  # picture name -> Telegram's file_id of its upload
 
     def _lane(self, priority: Priority) -> Lane | None:
         return Lane(priority) if self.scheduled else None
 
     async def send(self, user_id: int, message: Send) -> int | None:
-        parts = split_text(message.text)
         markup = keyboard(message.buttons, message.seq)
+        if message.picture is not None and len(message.text) <= CAPTION_LIMIT:
+            return (await self._send_picture(user_id, message, markup)).message_id
+        parts = split_text(message.text)
         sent: Message | None = None
         for i, part in enumerate(parts):
             sent = await self._send_part(user_id, part, markup if i == len(parts) - 1 else None,
-                                         message.priority)
+                                         message)
         return sent.message_id if sent is not None else None
 
     async def _send_part(self, user_id: int, text: str, markup: InlineKeyboardMarkup | None,
-                         priority: Priority) -> Message:
-        lane = self._lane(priority)
+                         message: Send) -> Message:
+        lane = self._lane(message.priority)
         return await self._call(lambda: self.bot.send_message(
-            chat_id=user_id, text=escape(text), reply_markup=markup, rate_limit_args=lane))
+            chat_id=user_id, text=escape(text), reply_markup=markup,
+            disable_notification=message.silent, rate_limit_args=lane))
+
+    async def _send_picture(self, user_id: int, message: Send,
+                            markup: InlineKeyboardMarkup | None) -> Message:
+        assert message.picture is not None
+        name = message.picture
+        known = self._file_ids.get(name)
+        photo: str | bytes = known if known is not None else await asyncio.to_thread(picture_png, name)
+        lane = self._lane(message.priority)
+        sent = await self._call(lambda: self.bot.send_photo(
+            chat_id=user_id, photo=photo, caption=escape(message.text), reply_markup=markup,
+            disable_notification=message.silent, rate_limit_args=lane))
+        if sent.photo and name not in self._file_ids:
+            self._file_ids[name] = sent.photo[-1].file_id  # uploaded once, re-sent by file_id
+        return sent
 
     async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
         lane = self._lane(Priority.REPLY)
@@ -74,6 +99,11 @@ class TelegramTransport:
             if close.answer is None:
                 await self._call(lambda: self.bot.edit_message_reply_markup(
                     chat_id=user_id, message_id=prompt.ref, reply_markup=None, rate_limit_args=lane))
+            elif prompt.picture:
+                caption = prompt.text + "\n\n" + close.answer
+                await self._call(lambda: self.bot.edit_message_caption(
+                    chat_id=user_id, message_id=prompt.ref, caption=escape(caption),
+                    reply_markup=None, rate_limit_args=lane))
             else:
                 text = split_text(prompt.text)[-1] + "\n\n" + close.answer
                 await self._call(lambda: self.bot.edit_message_text(

@@ -182,7 +182,7 @@ async def full_session(person: Person) -> None:
     await person.expect("Slowly return your leg")
     await person.step("No pain", "both knees up together")
     await person.step("Skip to the twist", "gentle spinal twist")
-    for after in ("knees go to the right", "how much does your back hurt"):
+    for after in ("together to the right", "how much does your back hurt"):
         await person.step("in position", "Hold the gentle twist for 25 seconds")
         await person.expect("back to the centre")
         await person.step("No pain", after)

@@ -41,6 +41,19 @@ async def test_complete_session(api: BotApiStandin, bot: BotProcess, person: Per
     assert all(m.reply_markup is None for m in answered)
     assert api.calls.get("setmycommands") == 1
     assert "running (polling) as @" in bot.log
+    # Each position step is a photo of the position, its caption the step; a picture is
+    # uploaded once and re-sent by Telegram's file_id.
+    photos = [m for m in person.sent if "photo" in m.data]
+    assert [m.text.split("\n")[0] for m in photos[:1]] == ["Stretch 1: single knee-to-chest."]
+    assert len(photos) == 4  # both knees skipped: left and right knee, twist left and right
+    first, second = (m.data["photo"][-1]["file_id"] for m in photos[:2])
+    assert first == second
+    # During a hold only its end buzzes: the start and the halfway note come silently.
+    events = [e for e in api.events(person.id) if e.kind == "message"]
+    said = [(str(e.data.get("text", "")), e.silent) for e in events]
+    holds = [silent for text, silent in said if "Hold for" in text or "Halfway" in text]
+    assert holds and all(holds)
+    assert not any(silent for text, silent in said if "Slowly return your leg" in text)
 
 
 async def test_stop_mid_hold(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
