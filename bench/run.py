@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench.procs import ROOT
 from bench.scenarios import (
+    URGENT_RED_FLAG,
     Config,
     Figure,
     Section,
@@ -34,6 +35,7 @@ from bench.scenarios import (
     memory,
     reminder_burst,
     start_burst,
+    urgent_under_load,
 )
 
 Runner = Callable[[Config, Path], Awaitable[list[Section]]]
@@ -53,8 +55,10 @@ SCENARIOS: dict[str, tuple[Runner, list[str]]] = {
     "memory": (_one(memory), ["3. memory"]),
     "holds": (holds, ["4. timer accuracy", "5. emergency"]),  # timers and emergencies share one bot
     "reminders": (_one(reminder_burst), ["6. reminder burst"]),
+    "urgent": (_one(urgent_under_load), ["7. urgent care under load"]),
 }
-ALIASES = {"timers": "holds", "emergency": "holds", "start": "burst", "latency": "button"}
+ALIASES = {"timers": "holds", "emergency": "holds", "start": "burst", "latency": "button",
+           "urgent-care": "urgent"}
 HEADERS = ("scenario", "metric", "project", "echo", "project/echo", "target", "result")
 
 
@@ -70,6 +74,8 @@ def _value(value: float | None, unit: str) -> str:
         return f"{value:.1f}%"
     if unit == "msg/s":
         return f"{value:.1f} msg/s"
+    if unit == "s":
+        return f"{value:.1f} s"
     return f"{value:,.0f} {unit}".strip()
 
 
@@ -146,7 +152,7 @@ METHOD = """\
   `TELEGRAM_MAX_RATE=0`: the figures are what the process itself can do. With the default
   30 messages/s limiter, any burst of more than ~30 messages (3,000 welcomes, 200 presses of
   which each needs an edit and a message, 1,000 releases) is spread over seconds by design.
-  Scenario 6 is the exception: it measures the pacing itself, so there both are on.
+  Scenarios 6 and 7 are the exceptions: they measure the pacing itself, so there both are on.
 - **Echo bot.** A bare PTB `Application` (polling, `concurrent_updates=1024` like the project,
   PTB's default connection pool of 256, no rate limiter): one `sendMessage` per message; per
   button press `answerCallbackQuery` + one `sendMessage`. The project needs, per press,
@@ -220,6 +226,25 @@ METHOD = """\
   chat, as each tap brings a message and an edit). Reply latency = tap queued → next list (or,
   after the fourth, the pain rating) recorded; the reminders' rate over that burst shows how
   much room they gave up.
+- **7. Urgent care under load, limiter on.** What the send scheduler is for: with Telegram's
+  budget, a red flag must not wait behind queued replies. The bot runs with its default limiter
+  (`TELEGRAM_MAX_RATE` unset, i.e. 30 messages/s overall and about 1/s per chat) and the stand-in's
+  flood control is on throughout (as in 6), with `FLOW_TIME_SCALE={urgent_scale:g}`. Per run,
+  {urgent_people} new people are brought to the knee-to-chest exercise with hold length "Longer"
+  and press "I'm in position" (a {urgent_hold:g} s hold; not measured); {urgent_refill:g} s after their hold
+  message (their chat's budget has refilled, as it would while they settle in), {urgent_burst:,} other
+  users send `/start` at once (~{urgent_sending:.0f} s of welcomes at 30/s). Then each person types
+  "{red_flag}" (leg_numbness, urgent tier): {urgent_behind:.0%} of them right behind the burst's last
+  update (the driver waits until the stand-in holds all of it), the rest spread over the first 60%
+  of the sending time while the welcomes go out, all before their hold ends; some of these come
+  after their halfway timer fired. Urgent-care latency = red flag queued → "get medical help now"
+  recorded (target p99 < 1 s); welcome latency = each `/start` queued → its "Shall we start?"; "still
+  queued" = welcomes not yet recorded when the urgent message was (fewest over a run's red flags, so
+  the queue was really there); 429s = the stand-in's flood-control counter over the whole scenario;
+  hold messages = "Halfway there" or "Slowly return your leg" recorded for a person after their red
+  flag (the driver waits until 2 s past the end of every hold). Before the scheduler, with PTB's
+  `AIORateLimiter` (first come, first served), the urgent message waited 31.9 s behind 1,000 queued
+  `/start` replies (the issue's figure, measured before this scenario existed; not a row).
 - **Figures** are medians over the runs (percentiles per run, nearest rank); the memory
   figures and the reminder burst are one run each."""
 
@@ -262,7 +287,11 @@ def markdown(sections: list[Section], cfg: Config, command: str, seconds: float)
         lead=cfg.reminder_lead, tail=cfg.reminder_tail, runs=cfg.runs,
         think_low=cfg.button_think[0], think_high=cfg.button_think[1], button_users=cfg.button_users,
         press_rate=cfg.button_users / sum(cfg.button_think) * 2, talk_reminders=cfg.talk_reminders,
-        talkers=cfg.burst_talkers, talk_low=cfg.talk_think[0], talk_high=cfg.talk_think[1]), ""]
+        talkers=cfg.burst_talkers, talk_low=cfg.talk_think[0], talk_high=cfg.talk_think[1],
+        urgent_scale=cfg.urgent_time_scale, urgent_people=cfg.urgent_people,
+        urgent_hold=30 * cfg.urgent_time_scale, urgent_refill=cfg.urgent_refill,
+        urgent_burst=cfg.urgent_burst, urgent_sending=cfg.urgent_burst / 30, red_flag=URGENT_RED_FLAG,
+        urgent_behind=cfg.urgent_behind), ""]
     return "\n".join(out)
 
 
@@ -320,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{seconds:.0f} s; figures are medians over {runs} run(s) (6. reminder burst: one run); "
           "TELEGRAM_MAX_RATE=0 and no flood control in the stand-in, except in 6. reminder burst "
           f"(TELEGRAM_MAX_RATE={cfg.telegram_max_rate:g}, REMINDER_RATE={cfg.reminder_rate:g}, "
-          "Telegram-like flood control)")
+          "Telegram-like flood control) and 7. urgent care under load (TELEGRAM_MAX_RATE unset: "
+          "the default, 30/s; Telegram-like flood control)")
 
     output = args.output
     if output is None and not args.quick and len(names) == len(SCENARIOS):

@@ -40,6 +40,9 @@ RELEASE_BOTH = "Slowly lower your legs"  # after the both-knees hold (third time
 RED_FLAG = "my left leg went numb all the way down"  # leg_numbness: urgent tier
 URGENT = "get medical help now"  # triage.message.urgent (matched case-insensitively)
 REMINDER_TEXT = "gentle back routine"  # the reminder message (remind.nudge)
+HALFWAY = "Halfway there"  # hold.halfway, the message in the middle of a hold
+LONGER = "Longer"  # the hold-length choice that makes the knee-to-chest hold 30 s
+URGENT_RED_FLAG = "my left leg went numb all the way down to my foot"  # scenario 7 (leg_numbness)
 # Buttons the preparation presses to reach the next "I'm in position" prompt.
 WALK_PREFER = ["let's start", "No pain, next", "both knees", "Standard", NO, "0"]
 HOLDS_PER_SESSION = 5  # left knee, right knee, both knees, twist left, twist right
@@ -75,13 +78,19 @@ class Config:
     burst_talkers: int = 10  # people answering questions during a second reminder burst
     talk_reminders: int = 1000  # that burst's size
     talk_think: tuple[float, float] = (1.0, 3.0)  # their reading time (Telegram: ~1 message/s per chat)
+    urgent_burst: int = 1000  # 7: /start at once from other users, with the limiter on
+    urgent_people: int = 20  # 7: people mid-hold who then type a red flag
+    urgent_time_scale: float = 1.0  # 7: FLOW_TIME_SCALE (1: "Longer" is a real 30 s hold)
+    urgent_refill: float = 1.5  # 7: seconds from a person's hold message to the burst
+    urgent_behind: float = 0.5  # 7: share of the red flags typed right behind the burst
 
     @classmethod
     def quick_config(cls, runs: int = 1) -> Config:
         return cls(runs=runs, quick=True, burst_users=40, button_users=20, button_think=(0.1, 0.3),
                    memory_sessions=200, timer_users=40, emergency_users=20, emergency_flagged=5,
                    time_scale=0.1, warmup_users=5, reminder_users=100,
-                   burst_talkers=3, talk_reminders=50, talk_think=(1.0, 1.2))
+                   burst_talkers=3, talk_reminders=50, talk_think=(1.0, 1.2),
+                   urgent_burst=200, urgent_people=5, urgent_time_scale=0.5)
 
 
 @dataclass
@@ -796,6 +805,210 @@ async def _talk_during_burst(cfg: Config, work: Path, section: Section) -> list[
         Figure("6. reminder burst", "reminder send rate meanwhile (they give way to replies)", rate, None,
                "msg/s"),
     ]
+
+
+# ------------------------------------------------------------------ 7. urgent care, limiter on
+
+
+URGENT_PREFER = ["let's start", LONGER, NO, "0"]  # the walk to the first "in position" prompt
+
+
+@dataclass
+class UrgentRun:
+    """One run of scenario 7, as the stand-in saw it."""
+
+    urgent: list[float]  # seconds, red flag typed -> urgent-care message
+    welcome: list[float]  # seconds, each /start -> its welcome
+    queued_at_urgent: list[int]  # per red flag: /start replies not yet out when urgent care went out
+    hold_after: int  # hold messages (halfway, release) recorded after a person's red flag
+    flood_429: int
+    detail: str
+    before_halfway: list[float] = field(default_factory=list)  # typed before the halfway timer fired
+    after_halfway: list[float] = field(default_factory=list)  # typed after it (its message queued)
+
+
+async def _urgent_run(cfg: Config, api: Standin, bot: BotProcess, users: Users, run: int) -> UrgentRun:
+    """People mid-hold, 1,000 /start at once from others, then the people's red flags."""
+    scale = cfg.urgent_time_scale
+    people = await users.new(cfg.urgent_people)
+    walked = await api.call("walk", chat_ids=people, goal=IN_POSITION, prefer=URGENT_PREFER, start=True,
+                            timeout=60 + len(people), concurrency=len(people), settle=5.0)
+    if walked["failed_ids"]:
+        raise RuntimeError(f"preparation: {walked['errors'][:1]}")
+    held = await script(api, people, [step("click", IN_POSITION, HOLD, capture=True)], timeout=60)
+    hold_start: dict[int, float] = {}
+    hold_length: dict[int, float] = {}
+    for chat, runs in held["users"].items():
+        if runs and runs[0]["match"] is not None:
+            hold_start[int(chat)] = runs[0]["match"]
+            hold_length[int(chat)] = hold_seconds(runs[0].get("text")) * scale
+    if len(hold_start) < len(people):
+        raise RuntimeError(f"only {len(hold_start)} of {len(people)} in a hold. {failure_note(held)}")
+    # Their chat's budget refills as it would while they settle into the hold (each has just
+    # had a few messages); what is measured is the wait behind everybody else.
+    await settle(api, 0.3)
+    await asyncio.sleep(max(0.0, max(hold_start.values()) + cfg.urgent_refill - time.monotonic()))
+
+    crowd = await users.new(cfg.urgent_burst)
+    before = await api.call("stats")
+    first_update = int(before["last_update_id"])
+    meter = CpuMeter({"bot": bot.pid, "stand-in": api.pid})
+    burst = asyncio.create_task(script(api, crowd, [step("command", "start", WELCOME_ASK)],
+                                       timeout=30 + cfg.urgent_burst / 15))
+    for _ in range(2000):  # the burst is queued in a few ms: wait for its last update (at most ~10 s)
+        last = int((await api.call("stats"))["last_update_id"])
+        if burst.done() or last >= first_update + cfg.urgent_burst:
+            break
+        await asyncio.sleep(0.005)
+    behind = max(1, round(len(people) * cfg.urgent_behind))
+    now = time.monotonic()
+    # The rest while the replies go out (~N / 30 s): over the first 60% of that, and before
+    # the holds end (they must still be mid-hold when they type).
+    sending = cfg.urgent_burst / 30.0
+    end = min(now + 0.6 * sending, min(s + hold_length[c] for c, s in hold_start.items()) - 2.0)
+    flag_at = spread(now + 0.01, 0.25, behind) + spread(now + 1.0, max(0.0, end - now - 1.0),
+                                                        len(people) - behind)
+    flags = await script(api, people, [step("text", URGENT_RED_FLAG, URGENT)], timeout=60, at=flag_at)
+    welcomed = await burst
+    cpu = meter.read()
+    # Hold messages would come at the latest when the holds were due to end: wait past that.
+    hold_end = max(s + hold_length[c] for c, s in hold_start.items())
+    await asyncio.sleep(max(0.0, hold_end + 2.0 - time.monotonic()))
+    after = await api.call("stats")
+    halfway = (await api.call("collect", text=HALFWAY))["events"]
+    released = (await api.call("collect", text=RELEASE_SINGLE))["events"]
+
+    typed = {int(c): runs[0]["t0"] for c, runs in flags["users"].items() if runs and runs[0]["t0"]}
+    answered = {int(c): runs[0]["match"] for c, runs in flags["users"].items()
+                if runs and runs[0]["match"] is not None}
+    urgent = [answered[c] - typed[c] for c in answered]
+    # The halfway timer's message goes out in the reply lane: typed after it was due, a red
+    # flag is also behind that message (details and the p99 row's note show both groups).
+    halfway_due = {c: hold_start[c] + hold_length[c] / 2 for c in hold_start}
+    groups = {"right behind": people[:behind], "while sending": people[behind:],
+              "of those typed after their halfway was due": [
+                  c for c in people[behind:] if typed.get(c, 0.0) > halfway_due[c]]}
+    by_group = "; ".join(
+        f"{name} " + (f"p50 {percentile(xs, 50) * 1000:.0f} ms, max {max(xs) * 1000:.0f} ms" if xs else "-")
+        for name, ids in groups.items()
+        for xs in [[answered[c] - typed[c] for c in ids if c in answered]])
+    welcome = latencies(welcomed, 0, "match")
+    welcome_at = sorted(r["match"] for r in step_results(welcomed, 0) if r["match"] is not None)
+    never = cfg.urgent_burst - len(welcome_at)
+    queued = [never + sum(1 for t in welcome_at if t > at) for at in answered.values()]
+    late_hold = sorted((int(c), name, t) for name, events in (("halfway", halfway), ("release", released))
+                       for c, t in events if int(c) in typed and t > typed[int(c)])
+    hold_after = len(late_hold)
+    late_detail = ", ".join(
+        f"{name} to a person {t - typed[c]:.1f} s after their red flag (typed "
+        f"{typed[c] - hold_start[c]:.1f} s into the hold), urgent care {answered[c] - typed[c]:.1f} s "
+        "after it" if c in answered else f"{name} {t - typed[c]:.1f} s after a red flag never answered"
+        for c, name, t in late_hold)
+    halfway_before = sum(1 for c, t in halfway if int(c) in typed and t < typed[int(c)])
+    mid_hold = sum(1 for c, t in typed.items() if hold_start[c] < t < hold_start[c] + hold_length[c])
+    last_update = max((r["t0"] for r in step_results(welcomed, 0) if r["t0"] is not None), default=0.0)
+    gap = min(typed.values(), default=last_update) - last_update
+    flood_429 = int(after.get("flood_429", 0)) - int(before.get("flood_429", 0))
+    detail = f"- run {run}: "
+    if urgent and welcome:
+        detail += (
+            f"{len(people)} people in a hold of {max(hold_length.values()):g} s (FLOW_TIME_SCALE={scale:g}), "
+            f"{cfg.urgent_refill:g} s after their hold message {cfg.urgent_burst:,} /start from others at "
+            f"once; red flags: {behind} right behind the burst's last update (the first "
+            f"{gap * 1000:.0f} ms after it), {len(people) - behind} spread over the next "
+            f"{max(typed.values()) - now:.1f} s; {mid_hold}/{len(typed)} typed mid-hold. Urgent care p50 "
+            f"{percentile(urgent, 50) * 1000:.0f} ms, p99 {percentile(urgent, 99) * 1000:.0f} ms, max "
+            f"{max(urgent) * 1000:.0f} ms, {len(urgent)}/{len(typed)} answered; /start replies still "
+            f"queued when it went out: min {min(queued)}, median {statistics.median(queued):.0f} of "
+            f"{cfg.urgent_burst:,} ({by_group}). Welcomes {len(welcome)}/{cfg.urgent_burst:,}: p50 "
+            f"{percentile(welcome, 50):.1f} s, p90 {percentile(welcome, 90):.1f} s, p99 "
+            f"{percentile(welcome, 99):.1f} s, max {max(welcome):.1f} s "
+            f"({len(welcome) / max(max(welcome_at) - welcomed['started'], 1e-6):.1f} msg/s); "
+            f"hold messages after a red flag {hold_after}{f' ({late_detail})' if late_detail else ''}; "
+            f"{halfway_before} halfway messages came before the red flag; 429s {flood_429}; "
+            f"CPU {fmt_cpu(cpu)}")
+    else:
+        detail += f"no urgent messages or no welcomes. {failure_note(flags)} {failure_note(welcomed)}"
+    detail += "".join(f"; {failure_note(r)}" for r in (flags, welcomed) if r["failed"])
+    split = ([answered[c] - typed[c] for c in answered if typed[c] <= halfway_due[c]],
+             [answered[c] - typed[c] for c in answered if typed[c] > halfway_due[c]])
+    return UrgentRun(urgent, welcome, queued, hold_after, flood_429, detail, *split)
+
+
+async def urgent_under_load(cfg: Config, work: Path) -> Section:
+    """Red flags from people mid-hold while 1,000 /start replies queue for Telegram's budget.
+
+    The bot runs with its default limiter (TELEGRAM_MAX_RATE unset: 30/s overall, ~1/s per
+    chat) and the stand-in's Telegram-like flood control is on throughout.
+    """
+    section = Section("urgent care under load, limiter on")
+    folder = _dir(work, "urgent")
+    p50: list[float] = []
+    p99: list[float] = []
+    worst: list[float] = []
+    welcome: dict[int, list[float]] = {50: [], 90: [], 99: [], 100: []}
+    queued: list[float] = []
+    hold_after = 0
+    flood_429 = 0
+    before_halfway: list[float] = []
+    after_halfway: list[float] = []
+    async with standin(folder / "standin.log") as api:
+        await api.call("enable_flood_control", **_flood(cfg))
+        bot = BotProcess("project", api, folder, {"FLOW_TIME_SCALE": f"{cfg.urgent_time_scale:g}"})
+        bot.env.pop("TELEGRAM_MAX_RATE")  # the default: the limiter is on
+        async with bot:
+            users = Users(api)
+            await script(api, await users.new(cfg.warmup_users), [step("command", "start", WELCOME_ASK)],
+                         timeout=60)
+            await settle(api)
+            for run in range(1, cfg.runs + 1):
+                done = await _urgent_run(cfg, api, bot, users, run)
+                section.details.append(done.detail)
+                hold_after += done.hold_after
+                before_halfway += done.before_halfway
+                after_halfway += done.after_halfway
+                flood_429 += done.flood_429
+                if done.urgent:
+                    p50.append(percentile(done.urgent, 50) * 1000)
+                    p99.append(percentile(done.urgent, 99) * 1000)
+                    worst.append(max(done.urgent) * 1000)
+                    queued.append(min(done.queued_at_urgent))
+                if done.welcome:
+                    for q in welcome:
+                        welcome[q].append(percentile(done.welcome, q))
+                await settle(api)
+            stats = await api.call("stats")
+        log = bot.log
+    flood_429 = max(flood_429, int(stats.get("flood_429", 0)))  # the warm-up and walks count too
+    said = _log_lines(log, "Traceback", "ERROR", "dropped", "flood control")
+    if said:
+        shown = said[:6] + ([f"... {len(said) - 6} more"] if len(said) > 6 else [])
+        section.details.append("- bot log: " + "; ".join(f"`{line}`" for line in shown))
+    n, m = cfg.urgent_people, cfg.urgent_burst
+    label = f"{n} red flags mid-hold / {m:,} /start at once"
+    p99_urgent = median(p99)
+
+    def worst_of(xs: list[float]) -> str:
+        return f"max {max(xs) * 1000:,.0f} ms ({len(xs)} red flags)" if xs else "none"
+
+    split = (f"runs' p99 {fmt_runs(p99)} ms; over all runs, red flags typed before the person's halfway "
+             f"timer fired: {worst_of(before_halfway)}; typed after it: {worst_of(after_halfway)}")
+    section.figures += [
+        Figure("7. urgent care under load", f"urgent care p50, {label} (limiter on)", median(p50), None, "ms",
+               note="TELEGRAM_MAX_RATE default (30/s), stand-in flood control on"),
+        Figure("7. urgent care under load", f"urgent care p99, {label} (limiter on)", p99_urgent, None, "ms",
+               "< 1 s", None if p99_urgent is None else p99_urgent < 1000, split),
+        Figure("7. urgent care under load", f"urgent care max, {label}", median(worst), None, "ms"),
+        Figure("7. urgent care under load", "/start replies still queued when urgent care went out (fewest)",
+               median(queued), None, ""),
+        *[Figure("7. urgent care under load", f"/start -> welcome {'max' if q == 100 else f'p{q}'}, "
+                 f"{m:,} at once at 30 msg/s", median(welcome[q]), None, "s") for q in welcome],
+        Figure("7. urgent care under load", "429s from the stand-in's flood control", flood_429, None, "",
+               "0", flood_429 == 0),
+        Figure("7. urgent care under load", "hold messages (halfway, release) after a red flag", hold_after,
+               None, "", "0", hold_after == 0),
+    ]
+    return section
 
 
 def _dir(work: Path, name: str) -> Path:
