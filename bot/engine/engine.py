@@ -243,9 +243,10 @@ class Engine:
                     await self._on_media(conv, event, found)
                 case TimerFired():
                     await self._on_timer(conv, event)
-                    if event.kind == "release":  # the end of a hold is the message to notice
-                        conv.effects = [replace(e, wake=True) if isinstance(e, Send) else e
-                                        for e in conv.effects]
+                    if event.kind == "release":  # the end of a hold: to notice, and on time,
+                        # or the person holds the stretch past the article's range
+                        conv.effects = [replace(e, wake=True, priority=Priority.SAFETY)
+                                        if isinstance(e, Send) else e for e in conv.effects]
                 case Resume():
                     await self._resume(conv)
                 case Start():

@@ -172,6 +172,7 @@ class Runtime:
         self._unsaved: set[int] = set()  # users whose state the store refused: retried
         self._told_unsaved: set[int] = set()  # told once per outage that nothing is saved
         self._degraded: set[int] = set()  # loaded from nothing after a failed read: never saved
+        self._carrying: dict[int, asyncio.Future[None]] = {}  # messages of an event on their way
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -226,9 +227,14 @@ class Runtime:
         (not after them), so the press is confirmed as soon as the answer is decided.
         """
         uid = event.user_id
+        known = self._active.get(uid)
+        early = self.engine.assess(event, known[1] if known else Profile(uid))
+        if early.alarming:
+            self._preempt(uid)
         async with self._locks.hold(uid):
             conv, profile = await self._load(uid)
-            assessment = self.engine.assess(event, profile)
+            same_reader = known is not None and known[1].language == profile.language
+            assessment = early if same_reader else self.engine.assess(event, profile)
             if isinstance(event, Text | Command) and not self.flood.allow(uid) and (
                     not assessment.alarming):
                 await self._flooded(uid, profile)
@@ -243,15 +249,36 @@ class Runtime:
                     await self._reminders_active(uid, True)
             toasts = [effect.text for effect in effects if isinstance(effect, Toast)]
             side = [acknowledge(toasts)] if acknowledge is not None else []
+            carrying = asyncio.ensure_future(self._carry_out(conv, effects, side))
+            self._carrying[uid] = carrying
             try:
-                await self._carry_out(conv, effects, side)
-            except RecipientGone:
+                await asyncio.wait([carrying])
+            except asyncio.CancelledError:
+                carrying.cancel()
+                raise
+            finally:
+                if self._carrying.get(uid) is carrying:
+                    del self._carrying[uid]
+            if carrying.cancelled():
+                return toasts  # a red flag came in: what was still on its way is stale
+            if isinstance(carrying.exception(), RecipientGone):
                 await self._recipient_gone(conv, profile)
                 return []
+            carrying.result()
             if uid in self._degraded or (
                     self.engine.flow.states[conv.state].kind == "end" and not conv.timers):
                 await self._evict(uid)
             return toasts
+
+    def _preempt(self, uid: int) -> None:
+        """A red flag for someone whose earlier messages are still waiting to go out (a busy
+        minute: the send budget is queued up): those are stale now, so they are dropped,
+        and the per-person lock, which the earlier event holds until they are out, frees up
+        for the urgent answer at once. The state was written before they were queued."""
+        carrying = self._carrying.get(uid)
+        if carrying is not None and not carrying.done():
+            log.info("user %s: a red flag came in; messages still waiting to go out dropped", uid)
+            carrying.cancel()
 
     async def _flooded(self, uid: int, profile: Profile) -> None:
         """Too many messages too fast: one polite line, then silence until they slow down."""
