@@ -201,26 +201,11 @@ def check_safety(bundle: FlowBundle) -> Iterator[FlowError]:
 
 
 def _held_path(bundle: FlowBundle, source: str, exercises: set[str]) -> list[Edge] | None:
-    """A path from ``source`` to an exercise on which the safety outcome is never lifted."""
-    adj = adjacency(bundle)
-    parent: dict[str, Edge | None] = {source: None}
-    todo = deque([source])
-    while todo:
-        here = todo.popleft()
-        if here in exercises:
-            path: list[Edge] = []
-            step = parent[here]
-            while step is not None:
-                path.append(step)
-                step = parent[step.source]
-            return path[::-1]
-        for edge in adj[here]:
-            if edge.lifts or edge.kind == "restart":  # lifted; /start goes to the gate instead
-                continue
-            if edge.dest not in parent:
-                parent[edge.dest] = edge
-                todo.append(edge.dest)
-    return None
+    """A path from ``source`` to an exercise on which the safety outcome is never lifted
+    (and /start goes to the gate, not to a fresh session)."""
+    held = {name: [e for e in out if not e.lifts and e.kind != "restart"]
+            for name, out in adjacency(bundle).items()}
+    return find_path(held, [source], exercises)
 
 
 def _choice_adjacency(bundle: FlowBundle) -> dict[str, list[Edge]]:
