@@ -47,6 +47,7 @@ class RecordingTransport:
     closed: list[tuple[int, ClosePrompt]] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     photos: list[tuple[int, SendPhoto]] = field(default_factory=list)
+    forgotten: list[int] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, user_id: int, message: Send) -> int | None:
@@ -68,6 +69,9 @@ class RecordingTransport:
         if user_id in self.blocked:
             raise RecipientGone()
         self.closed.append((user_id, close))
+
+    async def forget(self, user_id: int) -> None:
+        self.forgotten.append(user_id)
 
 
 class ChatClient:

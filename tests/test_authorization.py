@@ -39,6 +39,7 @@ async def test_erasing_needs_its_own_confirmation_question(client: ChatClient) -
     await client.command("delete")
     await client.click("Yes, delete everything")
     assert "erased" in client.texts[-1]
+    assert client.transport.forgotten == [client.user_id]  # the transport forgets them too
     replay = await client.runtime.dispatch(Choose(client.user_id, 0, "del_yes"))
     assert replay == ["This question has moved on."]
 

@@ -111,3 +111,16 @@ async def test_chat_keys_prompt_bell_and_resume_after_ctrl_c(tmp_path: Path) -> 
     assert again.process.stdin is not None
     again.process.stdin.close()
     assert await asyncio.wait_for(again.process.wait(), 10) == 0
+
+
+async def test_delete_removes_the_chart_file(tmp_path: Path) -> None:
+    import io
+
+    from bot.chat import TerminalTransport
+    from bot.engine.events import SendPhoto
+
+    transport = TerminalTransport(io.StringIO(), tmp_path)
+    await transport.send_photo(1, SendPhoto(b"\x89PNG...", "chart"))
+    assert (tmp_path / "progress.png").exists()
+    await transport.forget(1)  # what the runtime calls when the user erases their data
+    assert not (tmp_path / "progress.png").exists()

@@ -88,6 +88,10 @@ class Transport(Protocol):
         """Remove the buttons from an earlier prompt, showing the answer if given."""
         ...
 
+    async def forget(self, user_id: int) -> None:
+        """The user erased their data: drop anything the transport keeps about them."""
+        ...
+
 
 class KeyedLocks:
     """One asyncio.Lock per key, dropped again when nobody holds or waits for it."""
@@ -415,6 +419,7 @@ class Runtime:
         self._unsaved_prompts.discard(user_id)
         await self._evict(user_id)
         await self.store.delete_user(user_id)
+        await self.transport.forget(user_id)
 
     async def _send_reminder(self, due: Due) -> SendResult:
         """Send one reminder, unless a safety outcome holds or the user is unreachable.

@@ -92,6 +92,9 @@ class TelegramTransport:
         await self._call(lambda: self.bot.send_photo(
             chat_id=user_id, photo=photo.png, caption=escape(photo.caption), rate_limit_args=lane))
 
+    async def forget(self, user_id: int) -> None:
+        """Telegram keeps the chat itself; the bot keeps nothing about the user here."""
+
     async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
         prompt = close.prompt
         lane = self._lane(Priority.TIDY)
