@@ -169,8 +169,7 @@ class Runtime:
         self._unsaved_prompts: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
-        self._closing = False
-        self._closed = False
+        self._closing = False  # set once close() has begun: no timer fires, a second close() returns
         self.health = StoreHealth()
         self.flood = FloodGuard()
         self._unsaved: set[int] = set()  # users whose state the store refused: retried
@@ -203,9 +202,8 @@ class Runtime:
         re-arms them; a timer event already running is finished (its message sent) first.
         Call it while the transport can still send. A second call does nothing.
         """
-        if self._closed:
+        if self._closing:
             return
-        self._closed = True
         self._closing = True
         deadline = asyncio.get_running_loop().time() + CLOSE_WITHIN
         for handles in self._handles.values():
