@@ -53,6 +53,7 @@ from typing import Protocol
 from aiolimiter import AsyncLimiter
 
 from bot.reminders.store import Due
+from bot.waiting import sleep_until_set
 
 __all__ = ["DispatchStats", "FloodWait", "ReminderDispatcher", "ReminderQueue", "SendResult"]
 
@@ -171,7 +172,7 @@ class ReminderDispatcher:
                     delay = max(0.0, min(poll_interval, next_due - self._clock()))
             except Exception:
                 log.exception("reminder dispatch round failed")
-            await self._sleep_unless_stopped(stop, delay)
+            await sleep_until_set(stop, delay, self._sleep)
 
     # ----------------------------------------------------------------- internals
 
@@ -265,14 +266,3 @@ class ReminderDispatcher:
         horizon = self._clock() - self._per_chat_interval
         self._last_attempt = {uid: t for uid, t in self._last_attempt.items() if t > horizon}
 
-    async def _sleep_unless_stopped(self, stop: asyncio.Event, delay: float) -> None:
-        if stop.is_set():
-            return
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            stopper.cancel()
-            await asyncio.gather(sleeper, stopper, return_exceptions=True)

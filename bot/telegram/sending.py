@@ -70,8 +70,9 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
 from bot.engine.events import Priority
+from bot.waiting import sleep_until_set
 
-__all__ = ["Lane", "SendDropped", "SendQueue", "SendScheduler", "Ticket"]
+__all__ = ["Lane", "SendDropped", "SendQueue", "SendScheduler", "Ticket", "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +397,8 @@ class SendQueue:
             del self._chats[key]
 
 
-def _seconds(exc: RetryAfter) -> float:
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait (``.retry_after`` itself warns in PTB 22)."""
     return max(0.0, exc._retry_after.total_seconds())
 
 
@@ -495,7 +497,7 @@ class SendScheduler(BaseRateLimiter[Lane]):
                     log.warning("flood control: %s to chat %s failed after %d retries",
                                 endpoint, chat, attempt)
                     raise
-                retry_after = _seconds(exc)
+                retry_after = retry_after_seconds(exc)
             except BaseException:
                 self._finished(ticket)
                 raise
@@ -541,7 +543,7 @@ class SendScheduler(BaseRateLimiter[Lane]):
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.flood_waits += 1
-                seconds = _seconds(exc)
+                seconds = retry_after_seconds(exc)
                 self.queue.pause_all(self._clock(), seconds)
                 self.global_pauses += 1
                 log.warning("flood control on %s: pausing all sends %.1f s", endpoint, seconds)
@@ -569,14 +571,7 @@ class SendScheduler(BaseRateLimiter[Lane]):
             if delay is None:
                 await self._wake.wait()
             elif delay > 0:
-                waker = asyncio.ensure_future(self._wake.wait())
-                sleeper = asyncio.ensure_future(self._sleep(delay))
-                try:
-                    await asyncio.wait({waker, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    waker.cancel()
-                    sleeper.cancel()
-                    await asyncio.gather(waker, sleeper, return_exceptions=True)
+                await sleep_until_set(self._wake, delay, self._sleep)
             else:
                 await asyncio.sleep(0)
 

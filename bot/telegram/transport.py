@@ -30,7 +30,7 @@ from bot.engine.runtime import RecipientGone
 from bot.pictures import picture_png
 from bot.reminders.dispatcher import FloodWait
 from bot.telegram.render import escape, keyboard, split_text
-from bot.telegram.sending import Lane, SendDropped, SendScheduler
+from bot.telegram.sending import Lane, SendDropped, SendScheduler, retry_after_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -131,7 +131,7 @@ class TelegramTransport:
             except Forbidden as exc:
                 raise RecipientGone() from exc
             except RetryAfter as exc:
-                seconds = exc._retry_after.total_seconds()  # .retry_after warns in PTB 22
+                seconds = retry_after_seconds(exc)
                 flood_waits += 1
                 if flood_waits > self._flood_retries:
                     raise FloodWait(seconds) from exc
