@@ -62,6 +62,25 @@ def rules(bundle: FlowBundle) -> TriageRules:
     return bundle.triage
 
 
+# ----------------------------------------------------------------- Triage: one read per message
+def test_the_same_message_is_read_once_whatever_language_code_came_with_it(
+        rules: TriageRules) -> None:
+    reads: list[str] = []
+
+    class Counting(FixedDetector):
+        def read(self, text: str) -> Reading:
+            reads.append(text)
+            return self.reading
+
+    triage = Triage(rules, {"en": Counting(reading(("leg_numbness", D)))})
+    first = triage.text("my leg went numb", "en-US")  # the update processor: is it urgent?
+    again = triage.text("my leg went numb", None)  # the runtime: what does it mean?
+    assert first == again and first.action is Action.REPORT
+    assert reads == ["my leg went numb"]
+    triage.text("something else")
+    assert len(reads) == 2
+
+
 # ----------------------------------------------------------------- Triage: ranking
 def test_a_definite_red_flag_beats_a_hedged_more_severe_one(rules: TriageRules) -> None:
     found = decide(rules, ("bladder_bowel", H), ("leg_numbness", D))

@@ -230,13 +230,11 @@ class Runtime:
         """
         uid = event.user_id
         known = self._active.get(uid)
-        early = self.engine.assess(event, known[1] if known else Profile(uid))
-        if early.alarming:
+        if self.engine.assess(event, known[1] if known else Profile(uid)).alarming:
             self._preempt(uid)
         async with self._locks.hold(uid):
             conv, profile = await self._load(uid)
-            same_reader = known is not None and known[1].language == profile.language
-            assessment = early if same_reader else self.engine.assess(event, profile)
+            assessment = self.engine.assess(event, profile)  # the same reading: remembered
             if isinstance(event, Text | Command) and not self.flood.allow(uid) and (
                     not assessment.alarming):
                 await self._flooded(uid, profile)

@@ -21,6 +21,7 @@ definite finding of the other tiers, which applies if the answer is No.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,6 +55,7 @@ class Assessment:
 
 NOTHING = Assessment(Action.NONE)
 CHECK = Assessment(Action.CHECK)
+RECENT_TEXTS = 256  # readings kept, in memory only, for the second look at the same message
 
 
 class Triage:
@@ -63,6 +65,9 @@ class Triage:
         self.detectors = dict(detectors)
         self.default_language = default_language
         self._by_rule = {rule: name for name, sign in rules.signs.items() for rule in sign.detect}
+        # The update processor (is it urgent?) and the runtime (what does it mean?) read the
+        # same message within milliseconds: the second read is this memo, not the detectors.
+        self._recent: OrderedDict[tuple[str, tuple[str, ...]], Assessment] = OrderedDict()
 
     # ------------------------------------------------------------ inputs
     def sign(self, sign: str) -> Assessment:
@@ -76,8 +81,15 @@ class Triage:
 
     def text(self, text: str, language: str | None = None) -> Assessment:
         """Typed text, a caption or an edited message, in the person's language and English."""
-        readings = [detector.read(text) for detector in self._detectors(language)]
-        return self.decide(readings)
+        detectors = self._detectors(language)
+        key = (text, tuple(detector.language for detector in detectors))
+        found = self._recent.get(key)
+        if found is None:
+            found = self.decide([detector.read(text) for detector in detectors])
+            self._recent[key] = found
+            if len(self._recent) > RECENT_TEXTS:
+                self._recent.popitem(last=False)
+        return found
 
     # ------------------------------------------------------------ deciding
     def decide(self, readings: Sequence[Reading]) -> Assessment:
