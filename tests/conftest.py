@@ -8,7 +8,7 @@ import pytest
 from bot.components import build_triage
 from bot.flow.loader import FlowBundle, load_bundle
 from bot.safety.triage import Triage
-from tests.harness import ChatClient, RecordingTransport, make_runtime
+from tests.harness import ChatClient, FakeClock, RecordingTransport, build_client, make_runtime
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +33,18 @@ async def client(bundle: FlowBundle, triage: Triage, tmp_path: Path
 @pytest.fixture
 def transport(client: ChatClient) -> RecordingTransport:
     return client.transport
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def chat(bundle: FlowBundle, triage: Triage, tmp_path: Path, clock: FakeClock
+               ) -> AsyncIterator[ChatClient]:
+    """A user on a runtime driven by ``clock`` (timers fire when the test moves it)."""
+    client = build_client(bundle, triage, tmp_path / "bot.db", clock)
+    await client.runtime.start()
+    yield client
+    await client.runtime.close()

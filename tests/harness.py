@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,8 @@ from bot.engine.runtime import RecipientGone, Runtime
 from bot.flow.loader import FlowBundle
 from bot.safety.triage import Triage
 from bot.store.sqlite import SqliteStore
+
+MONDAY_MORNING = datetime(2025, 3, 10, 9, 0, tzinfo=UTC).timestamp()
 
 
 @dataclass
@@ -147,3 +150,23 @@ def make_runtime(bundle: FlowBundle, triage: Triage, db: Path, *, time_scale: fl
     runtime = Runtime(engine, core.store, transport, services=services, clock=clock)
     runtime.flood = FloodGuard(rate=1000, burst=1000)  # tests type faster than people do
     return runtime, transport
+
+
+class FakeClock:
+    """Epoch seconds that move only when the test says so (engine, services and runtime)."""
+
+    def __init__(self, now: float = MONDAY_MORNING) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def build_client(bundle: FlowBundle, triage: Triage, db: Path, clock: Callable[[], float],
+                 time_scale: float = 0.5) -> ChatClient:
+    """One user on a runtime whose engine, services and timers all use ``clock``."""
+    runtime, transport = make_runtime(bundle, triage, db, time_scale=time_scale, clock=clock)
+    return ChatClient(runtime, transport)

@@ -10,79 +10,22 @@ the runtime and the reminder services all share one clock the test controls.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from bot.engine.engine import Engine
 from bot.engine.events import TimerFired
-from bot.engine.runtime import Runtime
 from bot.flow.loader import FlowBundle
 from bot.flow.texts import Texts
-from bot.reminders.store import ReminderStore
-from bot.safety.emergency import EmergencyNumbers, default_numbers
-from bot.safety.triage import Triage
 from bot.safety.triage_rules import Tier
-from bot.services import Services
-from bot.store.sqlite import SqliteStore
-from tests.harness import ChatClient, RecordingTransport, Sent
+from tests.harness import MONDAY_MORNING, ChatClient, FakeClock, Sent
 
 UID = 42
-START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
+START = MONDAY_MORNING
 EXERCISE_WORDS = ("knee", "twist", "hold for", "in position", "halfway")
 MISTAP = "mistap"
 NONE = "none"
 TypedKind = Literal["message", "caption", "edited"]
-
-_NUMBERS: list[EmergencyNumbers] = []
-
-
-class FakeClock:
-    """Epoch seconds that move only when the test says so."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def numbers() -> EmergencyNumbers:
-    if not _NUMBERS:
-        _NUMBERS.append(default_numbers())
-    return _NUMBERS[0]
-
-
-def build_client(bundle: FlowBundle, triage: Triage, db: Path, clock: Callable[[], float],
-                 time_scale: float = 0.5) -> ChatClient:
-    """A runtime whose engine, services and timers all use ``clock``."""
-    engine = Engine(bundle, triage, numbers=numbers(), time_scale=time_scale, clock=clock)
-    store = SqliteStore(db)
-    services = Services(bundle, store, ReminderStore(store.connection), clock=clock)
-    transport = RecordingTransport()
-    runtime = Runtime(engine, store, transport, services=services, clock=clock)
-    return ChatClient(runtime, transport, UID)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def chat(bundle: FlowBundle, triage: Triage, tmp_path: Path, clock: FakeClock
-               ) -> AsyncIterator[ChatClient]:
-    client = build_client(bundle, triage, tmp_path / "bot.db", clock)
-    await client.runtime.start()
-    yield client
-    await client.runtime.close()
-
 
 @pytest.fixture(scope="module")
 def en(bundle: FlowBundle) -> Texts:

@@ -3,7 +3,6 @@ holds (bot/safety/hold.py), plus the engine applying them with a clock the test 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +17,8 @@ from bot.safety.triage import CHECK, NOTHING, Action, Assessment, Triage
 from bot.safety.triage_rules import Tier, TriageRules
 from bot.services import Services
 from bot.store.records import Profile, SafetyHold
-from tests.harness import ChatClient, Sent, make_runtime
-from tests.test_screening import FakeClock, build_client, headline, press
+from tests.harness import ChatClient, FakeClock, Sent, build_client, make_runtime
+from tests.test_screening import headline, press
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -277,15 +276,6 @@ START = at(BERLIN, 2025, 3, 10, 9, 0)
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(START)
-
-
-@pytest.fixture
-async def chat(bundle: FlowBundle, triage: Triage, tmp_path: Path, clock: FakeClock
-               ) -> AsyncIterator[ChatClient]:
-    client = build_client(bundle, triage, tmp_path / "bot.db", clock)
-    await client.runtime.start()
-    yield client
-    await client.runtime.close()
 
 
 async def set_zone(chat: ChatClient, zone: str) -> None:

@@ -7,7 +7,7 @@ Run with ``-s`` for a per-tier table.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +16,9 @@ import yaml
 
 from bot.engine.events import Timer, TimerFired
 from bot.flow.loader import FlowBundle
-from bot.safety.triage import Triage
 from bot.safety.triage_rules import Tier
-from tests.harness import ChatClient
+from tests.harness import ChatClient, FakeClock
 from tests.test_screening import (
-    FakeClock,
-    build_client,
     exercise_cues,
     finish_session,
     headline,
@@ -100,20 +97,6 @@ def test_the_vignettes_are_not_copied_from_the_detector_corpus() -> None:
 
 
 # ----------------------------------------------------------------- getting there
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def chat(bundle: FlowBundle, triage: Triage, tmp_path: Path, clock: FakeClock
-               ) -> AsyncIterator[ChatClient]:
-    client = build_client(bundle, triage, tmp_path / "bot.db", clock, time_scale=0.5)
-    await client.runtime.start()
-    yield client
-    await client.runtime.close()
-
-
 async def go_to(chat: ChatClient, bundle: FlowBundle, clock: FakeClock, state: str) -> None:
     if state == "welcome":
         await chat.start()
