@@ -14,16 +14,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 run: $(VENV)/.installed  ## set up, then run the bot (Telegram if a token is configured, else the terminal)
-	$(BIN)/python -m bot
+	$(BIN)/python -m back_care_guide
 
 test: $(VENV)/.installed  ## set up, then run every check and test
-	$(BIN)/python -m bot check
-	$(BIN)/ruff check bot tests
+	$(BIN)/python -m back_care_guide check
+	$(BIN)/ruff check back_care_guide tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 check: $(VENV)/.installed
-	$(BIN)/python -m bot check
+	$(BIN)/python -m back_care_guide check
 
 bench: $(VENV)/.installed  ## the load benchmark against a bare PTB echo bot (about 10 minutes); writes BENCHMARKS.md
 	$(BIN)/python -m bench.run

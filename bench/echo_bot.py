@@ -5,10 +5,10 @@
 Every message is answered with one ``sendMessage``; every button press is answered
 (``answerCallbackQuery``) and gets one ``sendMessage``. Polling, the same allowed updates
 and the same number of concurrently processed updates as the project's bot
-(``bot.telegram.app``), PTB's default connection pool; no rate limiter, no defaults, no
+(``back_care_guide.telegram.app``), PTB's default connection pool; no rate limiter, no defaults, no
 state. SIGTERM/SIGINT stop it cleanly.
 
-``ECHO_HTTP=aiohttp`` gives it the project's HTTP client (``bot.telegram.request``) instead
+``ECHO_HTTP=aiohttp`` gives it the project's HTTP client (``back_care_guide.telegram.request``) instead
 of PTB's default, to compare the two bots on equal terms.
 """
 
@@ -27,8 +27,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.app import ALLOWED_UPDATES, HTTP_CONNECTIONS, MAX_CONCURRENT_UPDATES
-from bot.telegram.request import AiohttpRequest
+from back_care_guide.telegram.app import ALLOWED_UPDATES, HTTP_CONNECTIONS, MAX_CONCURRENT_UPDATES
+from back_care_guide.telegram.request import AiohttpRequest
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,11 +17,11 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from bot.components import build_engine, build_triage
-from bot.engine.events import Choose, Start
-from bot.flow.choices import NONE_OF_THESE
-from bot.flow.loader import load_bundle
-from bot.store.records import Profile
+from back_care_guide.components import build_engine, build_triage
+from back_care_guide.engine.events import Choose, Start
+from back_care_guide.flow.choices import NONE_OF_THESE
+from back_care_guide.flow.loader import load_bundle
+from back_care_guide.store.records import Profile
 
 FREE_TEXT = "my left leg feels a bit stiff after the stretch"
 

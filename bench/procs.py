@@ -98,7 +98,7 @@ async def standin(log_file: Path | None = None) -> AsyncIterator[Standin]:
 
 
 class BotProcess:
-    """The project's bot (``python -m bot run``) or the echo bot, against a stand-in.
+    """The project's bot (``python -m back_care_guide run``) or the echo bot, against a stand-in.
 
     ``kind``: "project", "echo" (PTB's default HTTP client) or "echo-aiohttp" (the echo
     bot with the project's aiohttp client).
@@ -136,7 +136,7 @@ class BotProcess:
         return self.process.pid
 
     async def start(self) -> None:
-        module = ["-m", "bot", "run"] if self.kind == "project" else ["-m", "bench.echo_bot"]
+        module = ["-m", "back_care_guide", "run"] if self.kind == "project" else ["-m", "bench.echo_bot"]
         with self.log_file.open("ab") as log:
             # cwd is a scratch folder: no developer's .env is read by the bot's settings.
             self.process = await asyncio.create_subprocess_exec(

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.run [--quick] [--runs N] [--scenario NAME ...] [--output FILE]
 
-Both bots run as real processes (``python -m bot run`` / ``python -m bench.echo_bot``)
+Both bots run as real processes (``python -m back_care_guide run`` / ``python -m bench.echo_bot``)
 against the stand-in (``python -m bench.standin_ext``), each its own process, on 127.0.0.1.
 Prints a table and, for a full run, writes ``BENCHMARKS.md`` at the repository root.
 ``--quick`` uses a few dozen users per scenario (the smoke test) and writes no file unless
@@ -144,7 +144,7 @@ def machine() -> list[str]:
 METHOD = """\
 - **Processes.** The Bot API stand-in (`tests/standin`, run by `python -m bench.standin_ext`,
   which only adds bulk operations to its control endpoint), the project's bot
-  (`python -m bot run`) and the echo bot (`python -m bench.echo_bot`) are separate processes on
+  (`python -m back_care_guide run`) and the echo bot (`python -m bench.echo_bot`) are separate processes on
   127.0.0.1; the driver (`bench.run`) is a fourth. Each scenario starts a fresh stand-in and fresh
   bot processes (fresh SQLite database), warms them up with a few users, then measures new users.
 - **No flood control, no rate limiter (scenarios 1 to 5).** The stand-in answers every call at

@@ -591,11 +591,11 @@ async def _seed_reminders(db: Path, ids: list[int], now: float) -> None:
 
     The rule is the current UTC minute every day, so its next occurrence is tomorrow; the
     bot's own stores create the schema and the rows (the driver imports the bot's code only
-    here, so a half-edited ``bot/`` never breaks the other scenarios).
+    here, so a half-edited ``back_care_guide/`` never breaks the other scenarios).
     """
-    from bot.reminders.schedule import ReminderRule
-    from bot.reminders.store import ReminderStore
-    from bot.store.sqlite import SqliteStore
+    from back_care_guide.reminders.schedule import ReminderRule
+    from back_care_guide.reminders.store import ReminderStore
+    from back_care_guide.store.sqlite import SqliteStore
 
     store = SqliteStore(db)  # creates every table, ``reminders`` included
     try:

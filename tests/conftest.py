@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.components import build_triage
-from bot.flow.loader import FlowBundle, load_bundle
-from bot.safety.triage import Triage
+from back_care_guide.components import build_triage
+from back_care_guide.flow.loader import FlowBundle, load_bundle
+from back_care_guide.safety.triage import Triage
 from tests.harness import ChatClient, FakeClock, RecordingTransport, build_client, make_runtime
 
 

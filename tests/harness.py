@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from bot.components import Core, build_engine, build_services
-from bot.engine.events import (
+from back_care_guide.components import Core, build_engine, build_services
+from back_care_guide.engine.events import (
     Button,
     Choose,
-    ClosePrompt,
     Command,
     Priority,
     Send,
@@ -23,11 +22,11 @@ from bot.engine.events import (
     Start,
     Text,
 )
-from bot.engine.flood import FloodGuard
-from bot.engine.runtime import RecipientGone, Runtime
-from bot.flow.loader import FlowBundle
-from bot.safety.triage import Triage
-from bot.store.sqlite import SqliteStore
+from back_care_guide.engine.flood import FloodGuard
+from back_care_guide.engine.runtime import RecipientGone, Runtime
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.safety.triage import Triage
+from back_care_guide.store.sqlite import SqliteStore
 
 MONDAY_MORNING = datetime(2025, 3, 10, 9, 0, tzinfo=UTC).timestamp()
 
@@ -42,12 +41,12 @@ class Sent:
     priority: Priority = Priority.REPLY
     silent: bool = False
     wake: bool = False
+    edit: bool = False  # an earlier message (``ref``) edited into this one
 
 
 @dataclass
 class RecordingTransport:
     sent: list[Sent] = field(default_factory=list)
-    closed: list[tuple[int, ClosePrompt]] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     photos: list[tuple[int, SendPhoto]] = field(default_factory=list)
     forgotten: list[int] = field(default_factory=list)
@@ -56,9 +55,10 @@ class RecordingTransport:
     async def send(self, user_id: int, message: Send) -> int | None:
         if user_id in self.blocked:
             raise RecipientGone()
-        ref = len(self.sent) + 1
+        edit = message.replaces is not None
+        ref = message.replaces.ref if message.replaces is not None else len(self.sent) + 1
         self.sent.append(Sent(user_id, message.text, message.buttons, message.seq, ref,
-                              message.priority, message.silent, message.wake))
+                              message.priority, message.silent, message.wake, edit))
         self.changed.set()
         return ref
 
@@ -67,11 +67,6 @@ class RecordingTransport:
             raise RecipientGone()
         self.photos.append((user_id, photo))
         self.changed.set()
-
-    async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
-        if user_id in self.blocked:
-            raise RecipientGone()
-        self.closed.append((user_id, close))
 
     async def forget(self, user_id: int) -> None:
         self.forgotten.append(user_id)

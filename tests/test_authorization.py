@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.engine.events import Choose
+from back_care_guide.engine.events import Choose
 from tests.harness import ChatClient
 
 OTHER = 4242

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.engine.budget import SendBudget
+from back_care_guide.engine.budget import SendBudget
 
 
 class FakeTime:

@@ -39,7 +39,7 @@ async def start_chat(tmp_path: Path) -> Terminal:
     env = {**os.environ, "FLOW_TIME_SCALE": "0.01", "DATABASE_URL": f"sqlite:///{tmp_path}/chat.db",
            "TELEGRAM_BOT_TOKEN": ""}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "chat", cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+        sys.executable, "-m", "back_care_guide", "chat", cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     return Terminal(process)
 
@@ -116,8 +116,8 @@ async def test_chat_keys_prompt_bell_and_resume_after_ctrl_c(tmp_path: Path) -> 
 async def test_delete_removes_the_chart_file(tmp_path: Path) -> None:
     import io
 
-    from bot.chat import TerminalTransport
-    from bot.engine.events import SendPhoto
+    from back_care_guide.chat import TerminalTransport
+    from back_care_guide.engine.events import SendPhoto
 
     transport = TerminalTransport(io.StringIO(), tmp_path)
     await transport.send_photo(1, SendPhoto(b"\x89PNG...", "chart"))

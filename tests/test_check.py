@@ -1,4 +1,4 @@
-"""``python -m bot check``: every rule rejects a broken copy of the flow with file and line."""
+"""``python -m back_care_guide check``: every rule rejects a broken copy of the flow with file and line."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.check import check
-from bot.flow.loader import FLOWS_DIR
+from back_care_guide.check import check
+from back_care_guide.flow.loader import FLOWS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def run_check(flows: Path) -> tuple[int, str]:
 
 
 def test_the_real_flow_passes() -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "back_care_guide", "check"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: ") and "states" in result.stdout

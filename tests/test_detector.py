@@ -17,19 +17,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.safety.detection import NOTHING, UNREADABLE, Detector, Reading, Status
-from bot.safety.detector import (
+from back_care_guide.safety.detection import NOTHING, UNREADABLE, Detector, Reading, Status
+from back_care_guide.safety.detector import (
     KeywordDetector,
     default_detector,
     default_lexicon_path,
     load_detector,
 )
-from bot.safety.text_fuzzy import osa_distance
-from bot.safety.text_normalize import normalize
+from back_care_guide.safety.text_fuzzy import osa_distance
+from back_care_guide.safety.text_normalize import normalize
 
 CORPUS_PATH = Path(__file__).parent / "data" / "redflag_corpus.yaml"
 LEXICON_PATH = default_lexicon_path("en")
-TRIAGE_PATH = Path(__file__).resolve().parents[1] / "flows" / "triage.yaml"
+TRIAGE_PATH = Path(__file__).resolve().parents[1] / "back_care_guide" / "flows" / "triage.yaml"
 
 # Targets, fixed before measuring.
 EMERGENCY_RECALL = 1.0  # every emergency phrase caught, at once or after one question

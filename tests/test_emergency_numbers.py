@@ -9,7 +9,7 @@ import phonenumbers
 import pytest
 from phonenumbers import shortnumberinfo
 
-from bot.safety.emergency import (
+from back_care_guide.safety.emergency import (
     DEFAULT_PATH,
     Country,
     DefaultNumber,
@@ -30,7 +30,7 @@ EU_MEMBERS = frozenset(
 
 
 def test_default_path_points_at_the_flows_file() -> None:
-    expected = Path(__file__).resolve().parents[1] / "flows" / "emergency_numbers.yaml"
+    expected = Path(__file__).resolve().parents[1] / "back_care_guide" / "flows" / "emergency_numbers.yaml"
     assert expected == DEFAULT_PATH
     assert default_numbers() is DATA  # cached
 

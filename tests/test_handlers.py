@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.telegram.handlers import Handlers
+from back_care_guide.telegram.handlers import Handlers
 from tests.harness import ChatClient
 
 PRESS = {
@@ -58,7 +58,7 @@ def test_a_group_message_is_for_the_bot_when_it_mentions_or_replies_to_it() -> N
 
     from telegram import Chat, Message, User
 
-    from bot.telegram.handlers import addressed_to_bot, media_kind
+    from back_care_guide.telegram.handlers import addressed_to_bot, media_kind
 
     group = Chat(-100, Chat.SUPERGROUP)
     bot_user = User(99, "Back Care Guide", is_bot=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.engine.events import Media, Priority
+from back_care_guide.engine.events import Media, Priority
 from tests.harness import ChatClient
 from tests.test_flow import into_hold
 

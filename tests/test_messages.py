@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-from bot.flow.choices import question_of
-from bot.flow.loader import FlowBundle
-from bot.safety.emergency import default_numbers
-from bot.safety.emergency_line import numbers_line
-from bot.safety.triage_rules import LOCKING
+from back_care_guide.flow.choices import question_of
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.safety.emergency import default_numbers
+from back_care_guide.safety.emergency_line import numbers_line
+from back_care_guide.safety.triage_rules import LOCKING
 
 MAX_CHARS = 400
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.flow.loader import FlowBundle
-from bot.pictures import POSES, picture_png
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.pictures import POSES, picture_png
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "pictures"
 
@@ -42,4 +42,4 @@ def test_the_two_twists_are_mirror_images() -> None:
 def test_the_readme_pictures_are_the_ones_the_bot_draws() -> None:
     for name in ("knee_to_chest", "twist_left"):
         assert (DOCS / f"{name}.png").read_bytes() == picture_png(name), (
-            "regenerate docs/pictures with bot.pictures.picture_png")
+            "regenerate docs/pictures with back_care_guide.pictures.picture_png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from bot.engine.events import Priority, Send, Text, TimerFired
+from back_care_guide.engine.events import Priority, Send, Text, TimerFired
 from tests.harness import ChatClient, RecordingTransport
 from tests.test_flow import into_hold
 

@@ -6,7 +6,7 @@ import asyncio
 
 from telegram import Update
 
-from bot.telegram.processor import PerChatUpdateProcessor
+from back_care_guide.telegram.processor import PerChatUpdateProcessor
 
 
 def message(update_id: int, chat_id: int) -> Update:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.progress import SessionRecord, Summary, summarize
-from bot.progress.chart import ChartLabels, render_chart
+from back_care_guide.progress import SessionRecord, Summary, summarize
+from back_care_guide.progress.chart import ChartLabels, render_chart
 
 NEW_YORK = ZoneInfo("America/New_York")  # UTC-5 in November
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from telegram.error import NetworkError
 
-from bot import redact
-from bot.components import setup_logging
-from bot.redact import MASK, Redactor, secret_parts
-from bot.telegram.request import AiohttpRequest
+from back_care_guide import redact
+from back_care_guide.components import setup_logging
+from back_care_guide.redact import MASK, Redactor, secret_parts
+from back_care_guide.telegram.request import AiohttpRequest
 
 TOKEN = "123456789:AAE-test-token-for-the-standin_0123"
 SECRET_PART = TOKEN.split(":", 1)[1]

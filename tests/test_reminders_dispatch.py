@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.dispatcher import FloodWait, ReminderDispatcher, SendResult
-from bot.reminders.schedule import ReminderRule
-from bot.reminders.store import Due, ReminderStore
+from back_care_guide.reminders.dispatcher import FloodWait, ReminderDispatcher, SendResult
+from back_care_guide.reminders.schedule import ReminderRule
+from back_care_guide.reminders.store import Due, ReminderStore
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.parse import is_valid_zone, parse_time, resolve_timezone, zone_for
-from bot.reminders.schedule import ReminderRule, local_to_utc, next_fire, next_fire_after_today
+from back_care_guide.reminders.parse import is_valid_zone, parse_time, resolve_timezone, zone_for
+from back_care_guide.reminders.schedule import ReminderRule, local_to_utc, next_fire, next_fire_after_today
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

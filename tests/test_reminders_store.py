@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.schedule import ReminderRule
-from bot.reminders.store import MAX_REMINDERS_PER_USER, ReminderStore, TooManyReminders
+from back_care_guide.reminders.schedule import ReminderRule
+from back_care_guide.reminders.store import MAX_REMINDERS_PER_USER, ReminderStore, TooManyReminders
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.events import Button
-from bot.flow.loader import FlowBundle
-from bot.telegram.callback import MAX_BYTES, decode, encode
-from bot.telegram.render import MAX_TEXT, escape, keyboard, split_text, text_length
+from back_care_guide.engine.events import Button
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.telegram.callback import MAX_BYTES, decode, encode
+from back_care_guide.telegram.render import MAX_TEXT, escape, keyboard, split_text, text_length
 from tests.standin.html_parser import parse_html
 
 

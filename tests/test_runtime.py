@@ -1,12 +1,13 @@
-"""How the runtime carries out one press: acknowledged at once, reply before tidying up,
-and counted in the send budget that reminders give way to."""
+"""How the runtime carries out one press: acknowledged at once, the reply (a new message,
+or the answered question edited into the next) counted in the send budget that reminders
+give way to."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
 
-from bot.engine.events import Choose, ClosePrompt, Send
+from back_care_guide.engine.events import Choose, Send
 from tests.harness import ChatClient, RecordingTransport
 
 
@@ -23,10 +24,6 @@ class OrderedTransport(RecordingTransport):
             await asyncio.wait_for(self.acknowledged.wait(), 2.0)
         self.calls.append("send")
         return await super().send(user_id, message)
-
-    async def close_prompt(self, user_id: int, close: ClosePrompt) -> None:
-        self.calls.append("close")
-        await super().close_prompt(user_id, close)
 
 
 async def press(client: ChatClient, transport: OrderedTransport, label: str) -> list[list[str]]:
@@ -53,9 +50,13 @@ async def test_a_press_is_acknowledged_while_the_reply_goes_out(client: ChatClie
     transport.hold_sends = True
     used = client.runtime.budget.used()
     assert await press(client, transport, "let's start") == [[]]
-    assert transport.calls == ["ack", "send", "close"]  # the next question before the edit
+    assert transport.calls == ["ack", "send"]  # the welcome stays; the first list is new
     assert "Leaking urine" in client.texts[-1]
-    assert client.runtime.budget.used() == used + 2  # reminders give way to both messages
+    assert client.runtime.budget.used() == used + 1  # reminders give way to it
+    transport.acknowledged.clear()
+    assert await press(client, transport, "none of these") == [[]]
+    assert transport.calls[-2:] == ["ack", "send"]
+    assert transport.sent[-1].edit  # the answered list turned into the next one
 
 
 async def test_a_stale_press_is_acknowledged_with_its_toast_and_nothing_else(client: ChatClient) -> None:

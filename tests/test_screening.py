@@ -14,10 +14,10 @@ from typing import Literal
 
 import pytest
 
-from bot.engine.events import TimerFired
-from bot.flow.loader import FlowBundle
-from bot.flow.texts import Texts
-from bot.safety.triage_rules import Tier
+from back_care_guide.engine.events import TimerFired
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.flow.texts import Texts
+from back_care_guide.safety.triage_rules import Tier
 from tests.harness import MONDAY_MORNING, ChatClient, FakeClock, Sent
 
 UID = 42

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.engine.events import Priority
-from bot.telegram.sending import Lane, SendDropped, SendQueue, SendScheduler, Ticket
+from back_care_guide.engine.events import Priority
+from back_care_guide.telegram.sending import Lane, SendDropped, SendQueue, SendScheduler, Ticket
 
 SAFETY, REPLY, TIDY, BULK = Priority.SAFETY, Priority.REPLY, Priority.TIDY, Priority.BULK
 

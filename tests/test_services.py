@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.events import Choose
-from bot.flow.loader import FlowBundle
-from bot.safety.triage import Triage
+from back_care_guide.engine.events import Choose
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.safety.triage import Triage
 from tests.harness import ChatClient, make_runtime
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()  # a Tuesday
@@ -172,7 +172,7 @@ async def test_progress_chart_and_summary(timed: tuple[ChatClient, Clock]) -> No
     await client.command("progress")
     assert "No sessions yet" in client.texts[-1]
     store = client.runtime.store
-    from bot.engine.events import LogSession
+    from back_care_guide.engine.events import LogSession
 
     for day, (before, after) in enumerate([(6, 4), (5, 3), (5, 2)]):
         start = NOW - (3 - day) * 86400

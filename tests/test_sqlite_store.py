@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import StoreError
-from bot.store.sqlite import SCHEMA_VERSION, SqliteStore, lock_path
+from back_care_guide.store import StoreError
+from back_care_guide.store.sqlite import SCHEMA_VERSION, SqliteStore, lock_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,7 +213,7 @@ def bot_env(database_url: str) -> dict[str, str]:
 
 async def run_bot(database_url: str, *args: str, cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=cwd, env=bot_env(database_url),
+        sys.executable, "-m", "back_care_guide", *args, cwd=cwd, env=bot_env(database_url),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(b""), 60)  # EOF: a chat ends at once
@@ -232,7 +232,7 @@ def assert_refused(code: int, err: str, path: Path | None = None) -> str:
 async def test_a_second_chat_on_the_same_database_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "data" / "bot.db"
     first = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "chat", cwd=tmp_path, env=bot_env(url(path)),
+        sys.executable, "-m", "back_care_guide", "chat", cwd=tmp_path, env=bot_env(url(path)),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
     try:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.events import Priority, Text
-from bot.engine.flood import FloodGuard
-from bot.flow.loader import FlowBundle
-from bot.safety.triage import Triage
-from bot.store.records import Conversation, Profile
-from bot.store.sqlite import SqliteStore
+from back_care_guide.engine.events import Priority, Text
+from back_care_guide.engine.flood import FloodGuard
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.safety.triage import Triage
+from back_care_guide.store.records import Conversation, Profile
+from back_care_guide.store.sqlite import SqliteStore
 from tests.harness import ChatClient, make_runtime
 from tests.test_flow import EXERCISE_WORDS, into_hold
 

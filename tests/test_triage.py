@@ -1,5 +1,5 @@
-"""Unit tests of the triage decision (bot/safety/triage.py) and of how long an outcome
-holds (bot/safety/hold.py), plus the engine applying them with a clock the test owns."""
+"""Unit tests of the triage decision (back_care_guide/safety/triage.py) and of how long an outcome
+holds (back_care_guide/safety/hold.py), plus the engine applying them with a clock the test owns."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.flow.loader import FlowBundle
-from bot.safety import hold as holds
-from bot.safety.detection import UNREADABLE, Mention, Reading, Status
-from bot.safety.triage import CHECK, NOTHING, Action, Assessment, Triage
-from bot.safety.triage_rules import Tier, TriageRules
-from bot.services import Services
-from bot.store.records import Profile, SafetyHold
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.safety import hold as holds
+from back_care_guide.safety.detection import UNREADABLE, Mention, Reading, Status
+from back_care_guide.safety.triage import CHECK, NOTHING, Action, Assessment, Triage
+from back_care_guide.safety.triage_rules import Tier, TriageRules
+from back_care_guide.services import Services
+from back_care_guide.store.records import Profile, SafetyHold
 from tests.harness import ChatClient, FakeClock, Sent, build_client, make_runtime
 from tests.test_screening import headline, press
 

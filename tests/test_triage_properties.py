@@ -33,16 +33,16 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from bot.components import build_triage
-from bot.engine.engine import Engine
-from bot.engine.events import Choose, Command, Event, Start, Text
-from bot.engine.runtime import Runtime
-from bot.flow.loader import FlowBundle, load_bundle
-from bot.flow.texts import Texts
-from bot.safety.emergency import default_numbers
-from bot.safety.triage import Triage
-from bot.safety.triage_rules import SEVERITY, Tier
-from bot.store.sqlite import SqliteStore
+from back_care_guide.components import build_triage
+from back_care_guide.engine.engine import Engine
+from back_care_guide.engine.events import Choose, Command, Event, Start, Text
+from back_care_guide.engine.runtime import Runtime
+from back_care_guide.flow.loader import FlowBundle, load_bundle
+from back_care_guide.flow.texts import Texts
+from back_care_guide.safety.emergency import default_numbers
+from back_care_guide.safety.triage import Triage
+from back_care_guide.safety.triage_rules import SEVERITY, Tier
+from back_care_guide.store.sqlite import SqliteStore
 from tests.harness import RecordingTransport, Sent
 
 T = TypeVar("T")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.engine.events import Timer, TimerFired
-from bot.flow.loader import FlowBundle
-from bot.safety.triage_rules import Tier
+from back_care_guide.engine.events import Timer, TimerFired
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.safety.triage_rules import Tier
 from tests.harness import ChatClient, FakeClock
 from tests.test_screening import (
     exercise_cues,

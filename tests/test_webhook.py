@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from telegram import Update
 
-from bot.telegram import webhook
-from bot.telegram.webhook import SECRET_HEADER, LogGate, RecentUpdates, WebhookServer
+from back_care_guide.telegram import webhook
+from back_care_guide.telegram.webhook import SECRET_HEADER, LogGate, RecentUpdates, WebhookServer
 
 SECRET = "s3cret-token"
 PATH = "/telegram"
@@ -85,7 +85,7 @@ def message_update(update_id: int, text: str = "hello") -> dict[str, Any]:
 
 
 def webhook_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name.startswith("bot.telegram.webhook")]
+    return [r for r in caplog.records if r.name.startswith("back_care_guide.telegram.webhook")]
 
 
 def assert_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
@@ -232,7 +232,7 @@ async def test_malformed_http_is_logged_once_without_a_traceback(
         assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0], answer
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(errors) == 1, caplog.text
-    assert errors[0].name == "bot.telegram.webhook.http"
+    assert errors[0].name == "back_care_guide.telegram.webhook.http"
     assert_no_traceback(caplog)
 
 

@@ -20,7 +20,7 @@ TIME_SCALE = "0.01"  # a 20-second hold takes 0.2 s
 
 
 class BotProcess:
-    """``python -m bot run`` as a real process, pointed at the stand-in."""
+    """``python -m back_care_guide run`` as a real process, pointed at the stand-in."""
 
     def __init__(self, api: BotApiStandin, db: Path, extra_env: dict[str, str] | None = None) -> None:
         self.api = api
@@ -42,7 +42,7 @@ class BotProcess:
         commands_before = self.api.calls.get("setmycommands", 0)
         with self.log_file.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=ROOT, env=self.env,
+                sys.executable, "-m", "back_care_guide", "run", cwd=ROOT, env=self.env,
                 stdout=log, stderr=log)
         if ready:
             try:

@@ -1,6 +1,6 @@
 """The bot token never reaches the log, whatever the HTTP layer goes through.
 
-The real bot process (``python -m bot run``, LOG_LEVEL=DEBUG) against the stand-in with a
+The real bot process (``python -m back_care_guide run``, LOG_LEVEL=DEBUG) against the stand-in with a
 redirect loop in front of the Bot API (the fault that used to put the token in hundreds of
 log lines): the whole of stdout and stderr is searched for the token and its secret part.
 """

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from bot.reminders.dispatcher import ReminderDispatcher
-from bot.reminders.schedule import ReminderRule
-from bot.reminders.store import ReminderStore
-from bot.store.sqlite import WATCH_INTERVAL, SqliteStore
+from back_care_guide.reminders.dispatcher import ReminderDispatcher
+from back_care_guide.reminders.schedule import ReminderRule
+from back_care_guide.reminders.store import ReminderStore
+from back_care_guide.store.sqlite import WATCH_INTERVAL, SqliteStore
 from tests.e2e.conftest import ROOT, BotProcess, Person
 from tests.standin import BotApiStandin
 from tests.standin.recorder import WaitTimeout
@@ -84,7 +84,7 @@ async def test_reminders_survive_a_sigkill_mid_batch(api: BotApiStandin, tmp_pat
 async def test_a_second_bot_on_the_same_database_exits_2(api: BotApiStandin, bot: BotProcess,
                                                           person: Person, tmp_path: Path) -> None:
     second = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=ROOT, env=bot.env,
+        sys.executable, "-m", "back_care_guide", "run", cwd=ROOT, env=bot.env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(second.communicate(), 60)
     assert second.returncode == 2, err

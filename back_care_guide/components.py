@@ -1,0 +1,77 @@
+"""Builds the transport-independent pieces every adapter shares."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from back_care_guide.engine.engine import Engine
+from back_care_guide.engine.runtime import Runtime, Transport
+from back_care_guide.flow.loader import FlowBundle, load_bundle
+from back_care_guide.reminders.store import ReminderStore
+from back_care_guide.safety.detection import Detector
+from back_care_guide.safety.detector import load_detector
+from back_care_guide.safety.emergency import default_numbers
+from back_care_guide.safety.triage import Triage
+from back_care_guide.services import Services
+from back_care_guide.settings import Settings
+from back_care_guide.store.sqlite import SqliteStore
+
+
+@dataclass
+class Core:
+    bundle: FlowBundle
+    engine: Engine
+    store: SqliteStore
+
+
+def load_detectors(bundle: FlowBundle) -> dict[str, Detector]:
+    """Every lexicon under ``flows/detector/``, by language. Compiling takes a moment: once."""
+    folder = bundle.flow_source.file.parent / "detector"
+    detectors = [load_detector(path) for path in sorted(folder.glob("*.yaml"))]
+    return {detector.language: detector for detector in detectors}
+
+
+def build_triage(bundle: FlowBundle, detectors: dict[str, Detector] | None = None) -> Triage:
+    return Triage(bundle.triage, detectors or load_detectors(bundle))
+
+
+def build_engine(bundle: FlowBundle, *, time_scale: float = 1.0, triage: Triage | None = None,
+                 clock: Callable[[], float] = time.time) -> Engine:
+    return Engine(
+        bundle,
+        triage or build_triage(bundle),
+        numbers=default_numbers(),
+        time_scale=time_scale,
+        clock=clock,
+    )
+
+
+def build_core(settings: Settings) -> Core:
+    bundle = load_bundle()
+    engine = build_engine(bundle, time_scale=settings.flow_time_scale)
+    return Core(bundle, engine, SqliteStore.from_url(settings.database_url))
+
+
+def build_services(core: Core, clock: Callable[[], float] = time.time) -> Services:
+    reminders = ReminderStore(core.store.connection)
+    return Services(core.bundle, core.store, reminders, clock=clock)
+
+
+def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runtime:
+    return Runtime(core.engine, core.store, transport, services=build_services(core),
+                   idle_evict=settings.idle_evict_seconds, reminder_rate=settings.reminder_rate)
+
+
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Log to stderr at ``level``, with ``secrets`` (the bot token, the webhook secret) masked
+    in every line, whatever a library or an exception puts into it (see :mod:`back_care_guide.redact`)."""
+    from back_care_guide.redact import install
+
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install(secrets)
+    # Library loggers at INFO would log request URLs, and the Bot API URL contains the token.
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "transitions"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,249 @@
+"""Cross-file and graph rules for ``python -m back_care_guide check``.
+
+Each rule returns :class:`FlowError` objects that point at the file and line to fix.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from back_care_guide.flow.graph import Edge, adjacency, describe, find_path, outcome_states
+from back_care_guide.flow.model import DYNAMIC_TEXTS, REPORTED, RETURN, SetKey
+from back_care_guide.flow.source import FlowError
+from back_care_guide.flow.texts import ENGINE_KEYS, PLACEHOLDERS, placeholders
+from back_care_guide.pictures.poses import POSES
+from back_care_guide.safety.triage_check import check_triage
+
+if TYPE_CHECKING:
+    from back_care_guide.flow.loader import FlowBundle
+
+
+def validate(bundle: FlowBundle) -> list[FlowError]:
+    errors: list[FlowError] = []
+    for rule in (check_references, check_texts, check_holds, check_reachable, check_dead_ends,
+                 check_triage, check_safety):
+        errors.extend(rule(bundle))
+    return errors
+
+
+def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
+    flow, src = bundle.flow, bundle.flow_source
+    states = flow.states
+    if flow.start not in states:
+        yield src.error(("start",), f"unknown state {flow.start!r}")
+    for key, target in flow.interrupts.model_dump().items():
+        if target not in states:
+            yield src.error(("interrupts", key), f"unknown state {target!r}")
+    for ex_name, exercise in flow.exercises.items():
+        if flow.default_hold not in exercise.holds:
+            yield src.error(("exercises", ex_name, "holds"), f"no {flow.default_hold!r} hold")
+    for name, state in states.items():
+        for i, choice in enumerate(state.choices):
+            path = ("states", name, "choices", i)
+            if choice.to and choice.to != RETURN and choice.to not in states:
+                yield src.error((*path, "to"), f"transition to unknown state {choice.to!r}")
+            if choice.call and choice.call not in states:
+                yield src.error((*path, "call"), f"call to unknown state {choice.call!r}")
+            if choice.page and choice.page not in flow.pages:
+                yield src.error((*path, "page"), f"unknown page {choice.page!r}")
+            if choice.report and choice.report != REPORTED and choice.report not in bundle.triage.signs:
+                yield src.error((*path, "report"), f"unknown sign {choice.report!r} (flows/triage.yaml)")
+            yield from _check_set(bundle, path, choice.set)
+        ids = [c.id for c in state.choices]
+        if len(ids) != len(set(ids)):
+            yield src.error(("states", name, "choices"), "choice ids must be unique in a state")
+        for field in ("next", "resume"):
+            target = getattr(state, field)
+            if target is not None and target not in states:
+                yield src.error(("states", name, field), f"unknown state {target!r}")
+        if state.exercise is not None and state.exercise not in flow.exercises:
+            yield src.error(("states", name, "exercise"), f"unknown exercise {state.exercise!r}")
+        if state.picture is not None and state.picture not in POSES:
+            yield src.error(("states", name, "picture"),
+                            f"unknown picture {state.picture!r} (known: {', '.join(POSES)})")
+        if state.group is not None and state.group not in bundle.triage.groups:
+            yield src.error(("states", name, "group"),
+                            f"unknown screening group {state.group!r} (flows/triage.yaml)")
+        for i, key in enumerate((*state.say, state.ask or "")):
+            if key.startswith("$") and key not in DYNAMIC_TEXTS:
+                yield src.error(("states", name, "say", i),
+                                f"unknown text {key!r} (known: {', '.join(sorted(DYNAMIC_TEXTS))})")
+
+
+def _check_set(bundle: FlowBundle, path: tuple[str | int, ...], values: Mapping[SetKey, str]
+               ) -> Iterator[FlowError]:
+    src = bundle.flow_source
+    hold = values.get("hold")
+    if hold is not None:
+        for ex_name, exercise in bundle.flow.exercises.items():
+            if hold not in exercise.holds:
+                yield src.error((*path, "set", "hold"), f"exercise {ex_name!r} has no {hold!r} hold")
+
+
+def _referenced_keys(bundle: FlowBundle) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    flow = bundle.flow
+    for page, keys in flow.pages.items():
+        for i, key in enumerate(keys):
+            yield key, ("pages", page, i)
+    for name, state in flow.states.items():
+        for i, key in enumerate(state.say):
+            if key not in DYNAMIC_TEXTS:
+                yield key, ("states", name, "say", i)
+        if state.ask and state.ask not in DYNAMIC_TEXTS:
+            yield state.ask, ("states", name, "ask")
+        if state.halfway:
+            yield state.halfway, ("states", name, "halfway")
+        for i, choice in enumerate(state.choices):
+            yield choice.label, ("states", name, "choices", i, "label")
+
+
+def check_texts(bundle: FlowBundle) -> Iterator[FlowError]:
+    for language, loaded in bundle.locales.items():
+        texts = loaded.texts
+        for key, path in _referenced_keys(bundle):
+            if key not in texts:
+                yield bundle.flow_source.error(path, f"text {key!r} is missing from locale {language!r}")
+        for key in ENGINE_KEYS:
+            if key not in texts:
+                yield FlowError(loaded.source.file, loaded.source.line(("texts",)),
+                                f"text {key!r} (used by the bot itself) is missing")
+        for key, text in texts.entries.items():
+            unknown = placeholders(text) - PLACEHOLDERS
+            if unknown:
+                yield loaded.source.error(("texts", *key.split(".")),
+                                          f"unknown placeholder {sorted(unknown)[0]!r}")
+
+
+def check_holds(bundle: FlowBundle) -> Iterator[FlowError]:
+    """Every hold length a flow offers lies inside the range it declares for the exercise."""
+    for ex_name, exercise in bundle.flow.exercises.items():
+        low, high = exercise.range
+        for length, seconds in exercise.holds.items():
+            if not low <= seconds <= high:
+                yield bundle.flow_source.error(
+                    ("exercises", ex_name, "holds", length),
+                    f"hold of {seconds} s is outside the declared range {low}-{high} s")
+
+
+def check_reachable(bundle: FlowBundle) -> Iterator[FlowError]:
+    flow = bundle.flow
+    if flow.start not in flow.states:
+        return
+    adj = adjacency(bundle)
+    seen = {flow.start}
+    todo = deque([flow.start])
+    while todo:
+        for edge in adj[todo.popleft()]:
+            if edge.dest not in seen:
+                seen.add(edge.dest)
+                todo.append(edge.dest)
+    for name in flow.states:
+        if name not in seen:
+            yield bundle.flow_source.error(("states", name), "state is unreachable from the start")
+
+
+def check_dead_ends(bundle: FlowBundle) -> Iterator[FlowError]:
+    for name, state in bundle.flow.states.items():
+        if state.kind == "step" and not state.choices:
+            yield bundle.flow_source.error(("states", name),
+                                           "non-final state with no way out (no choices)")
+
+
+def check_safety(bundle: FlowBundle) -> Iterator[FlowError]:
+    """The safety proofs of flows/safety.yaml, each with a counter-example path."""
+    flow, safety, src = bundle.flow, bundle.safety, bundle.flow_source
+    states = flow.states
+    for name in safety.screening:
+        if name not in states:
+            yield bundle.safety_source.error(("screening",), f"unknown state {name!r}")
+            return
+    outcomes = outcome_states(bundle.triage)
+    if any(name not in states for name in outcomes):
+        return  # reported by check_triage
+    exercises = {n for n, s in states.items() if safety.exercise_tag in s.tags}
+
+    # 1. The warning-sign check can reach every red-flag outcome by its own questions.
+    red_flags = {bundle.triage.tiers.emergency.outcome, bundle.triage.tiers.urgent.outcome}
+    entry = flow.interrupts.warning
+    if entry in states and find_path(_choice_adjacency(bundle), [entry], red_flags) is None:
+        yield src.error(("interrupts", "warning"),
+                        f"the warning-sign check starting at {entry!r} can never reach urgent care")
+
+    # 2. No path from the start reaches an exercise without the whole screening.
+    bad = _unscreened_path(bundle, exercises)
+    if bad is not None:
+        yield src.error(("states", bad[-1].dest),
+                        "exercise reachable without the whole screening: " + describe(bad))
+
+    # 3. Every hold lies inside the article's range for its exercise.
+    for ex_name, exercise in flow.exercises.items():
+        article = safety.hold_ranges.get(ex_name)
+        if article is None:
+            yield src.error(("exercises", ex_name), "no article hold range in safety.yaml")
+            continue
+        for length, seconds in exercise.holds.items():
+            if not article[0] <= seconds <= article[1]:
+                yield src.error(("exercises", ex_name, "holds", length),
+                                f"hold of {seconds} s is outside the article's range "
+                                f"{article[0]}-{article[1]} s")
+
+    # 4. From every triage outcome (and no-exercise end), no path reaches an exercise
+    #    while the outcome holds: only a choice that lifts it (a clearance, a corrected
+    #    mis-tap) opens the way, and /start while it holds goes to the gate.
+    sources = [*outcomes, *(n for n, s in states.items() if safety.no_exercise_tag in s.tags)]
+    for source in dict.fromkeys(sources):
+        path = _held_path(bundle, source, exercises)
+        if path is not None:
+            yield src.error(("states", source),
+                            "leads to an exercise while its outcome holds: " + describe(path))
+
+
+def _held_path(bundle: FlowBundle, source: str, exercises: set[str]) -> list[Edge] | None:
+    """A path from ``source`` to an exercise on which the safety outcome is never lifted
+    (and /start goes to the gate, not to a fresh session)."""
+    held = {name: [e for e in out if not e.lifts and e.kind != "restart"]
+            for name, out in adjacency(bundle).items()}
+    return find_path(held, [source], exercises)
+
+
+def _choice_adjacency(bundle: FlowBundle) -> dict[str, list[Edge]]:
+    """Adjacency by the flow's own choices only (no global interrupts)."""
+    adj = adjacency(bundle)
+    return {n: [e for e in es if e.kind in ("choice", "timer", "report")] for n, es in adj.items()}
+
+
+def _unscreened_path(bundle: FlowBundle, exercises: set[str]) -> list[Edge] | None:
+    """Search (state, screening questions passed) pairs for an exercise reached too early."""
+    flow, screening = bundle.flow, bundle.safety.screening
+    full = (1 << len(screening)) - 1
+    bit = {name: 1 << i for i, name in enumerate(screening)}
+    adj = {n: [e for e in es if e.kind != "gate"] for n, es in adjacency(bundle).items()}
+    start = (flow.start, 0)
+    parent: dict[tuple[str, int], tuple[tuple[str, int], Edge] | None] = {start: None}
+    todo = deque([start])
+    while todo:
+        node = todo.popleft()
+        name, mask = node
+        if name in exercises and mask != full:
+            path: list[Edge] = []
+            step = parent[node]
+            while step is not None:
+                node, edge = step
+                path.append(edge)
+                step = parent[node]
+            return path[::-1]
+        for edge in adj[name]:
+            # Passing a screening question means answering it with one of its own choices.
+            passed = mask | bit.get(name, 0) if edge.kind == "choice" else mask
+            if edge.restart:
+                passed = 0
+            nxt = (edge.dest, passed)
+            if nxt not in parent:
+                parent[nxt] = (node, edge)
+                todo.append(nxt)
+    return None
+
+
+__all__ = ["validate"]

@@ -1,0 +1,142 @@
+"""``python -m back_care_guide run``: wire python-telegram-bot to the engine and run it.
+
+One :func:`build_application` wires everything (handlers, defaults, the send scheduler as
+PTB's rate limiter, per-chat update ordering, start-up and shutdown hooks), as in PTB's own
+examples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken
+from telegram.ext import Application, ApplicationBuilder, Defaults
+
+from back_care_guide.components import Core, build_core, build_runtime
+from back_care_guide.engine.runtime import Runtime
+from back_care_guide.settings import Settings
+from back_care_guide.telegram.handlers import Handlers
+from back_care_guide.telegram.processor import PerChatUpdateProcessor
+from back_care_guide.telegram.request import AiohttpRequest
+from back_care_guide.telegram.sending import PER_CHAT_RATE, SendScheduler
+from back_care_guide.telegram.transport import TelegramTransport
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "timezone", "country",
+            "privacy", "delete", "help")
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+# Updates handled at once. Under a burst most of them only wait for their turn to send;
+# a red flag takes no slot (see PerChatUpdateProcessor), so it never waits behind them.
+MAX_CONCURRENT_UPDATES = 256
+# As many connections as updates in flight (PTB's own default pool is 256 too): a press sends
+# its reply and its acknowledgement at once, and a smaller pool queued replies under load.
+HTTP_CONNECTIONS = 256
+FLOOD_RETRIES = 5  # 429 answers retried (after the wait Telegram asks for) before giving up
+
+
+def build_scheduler(settings: Settings) -> SendScheduler:
+    """Safety first, then replies, tidy-ups, reminders (see :mod:`back_care_guide.telegram.sending`).
+
+    TELEGRAM_MAX_RATE=0 turns pacing off (overall and per chat); ordering and 429s still apply.
+    """
+    rate = settings.telegram_max_rate or 0.0
+    return SendScheduler(rate, per_chat_rate=PER_CHAT_RATE if rate else 0.0,
+                         max_retries=FLOOD_RETRIES)
+
+
+class BotApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application without per-user bookkeeping for a persistence layer it doesn't have.
+
+    PTB 22 records every chat and user id for its own persistence even when there is none,
+    and never empties those sets (about 230 bytes per user, forever). This bot keeps its
+    state in its own store, so idle users must cost nothing here.
+    """
+
+    def _mark_for_persistence_update(self, *, update: object | None = None,
+                                     job: Any = None) -> None:
+        if self.persistence is not None:
+            super()._mark_for_persistence_update(update=update, job=job)
+
+
+@dataclass
+class BotApp:
+    application: Application  # type: ignore[type-arg]
+    runtime: Runtime
+    core: Core
+
+
+def build_application(settings: Settings, core: Core | None = None) -> BotApp:
+    core = core or build_core(settings)
+    assert settings.telegram_bot_token is not None
+    base_url = settings.telegram_base_url.rstrip("/")
+    processor = PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES)
+    builder = (
+        ApplicationBuilder()
+        .application_class(BotApplication)
+        .token(settings.telegram_bot_token.get_secret_value())
+        .request(AiohttpRequest(connections=HTTP_CONNECTIONS))
+        .get_updates_request(AiohttpRequest(connections=1))
+        .base_url(base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(processor)
+        .rate_limiter(build_scheduler(settings))
+    )
+    if base_url.endswith("/bot"):
+        builder = builder.base_file_url(base_url[: -len("/bot")] + "/file/bot")
+    if settings.webhook_url:
+        builder = builder.updater(None)
+    application = builder.build()
+    runtime = build_runtime(settings, core, TelegramTransport(application.bot))
+    handlers = Handlers(runtime, core.bundle)
+    handlers.install(application)
+    processor.urgent = handlers.is_red_flag
+    bot_app = BotApp(application, runtime, core)
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        await runtime.start()
+        texts = core.bundle.texts(None)
+        await app.bot.set_my_commands(
+            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS])
+        mode = "webhook" if settings.webhook_url else "polling"
+        log.info("Back Care Guide is running (%s) as @%s", mode, app.bot.username)
+
+    async def close_runtime(app: Application) -> None:  # type: ignore[type-arg]
+        """Close the runtime while the bot can still send: its timers and reminders may have
+        messages on the way, and PTB's shutdown closes the scheduler and the HTTP client.
+        Polling calls this as post_stop (before shutdown), the webhook server as post_shutdown
+        (inside ``async with application``); the first call does it, the second nothing."""
+        await runtime.close()
+
+    application.post_init = post_init
+    application.post_stop = close_runtime
+    application.post_shutdown = close_runtime
+    return bot_app
+
+
+def run_telegram(settings: Settings) -> int:
+    problem = settings.token_problem() or settings.webhook_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    bot_app = build_application(settings)
+    if settings.webhook_url:
+        from back_care_guide.telegram.webhook import serve_webhook
+
+        return asyncio.run(serve_webhook(bot_app, settings))
+    try:
+        bot_app.application.run_polling(allowed_updates=ALLOWED_UPDATES,
+                                        stop_signals=(signal.SIGINT, signal.SIGTERM))
+    except InvalidToken:
+        print("error: Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)",
+              file=sys.stderr)
+        return 2
+    return 0

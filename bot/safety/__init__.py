@@ -1,9 +1,0 @@
-"""Safety: triage (the one decision for every input), its rules, how long outcomes hold,
-the free-text detector behind it, and the emergency numbers."""
-
-from bot.safety.detection import Detector, Mention, Reading, Status
-from bot.safety.triage import Action, Assessment, Triage
-from bot.safety.triage_rules import Tier, TriageRules
-
-__all__ = ["Action", "Assessment", "Detector", "Mention", "Reading", "Status", "Tier", "Triage",
-           "TriageRules"]
