@@ -31,6 +31,7 @@ from bench.scenarios import (
     Figure,
     Section,
     button_latency,
+    calls_per_session,
     holds,
     memory,
     reminder_burst,
@@ -56,6 +57,7 @@ SCENARIOS: dict[str, tuple[Runner, list[str]]] = {
     "holds": (holds, ["4. timer accuracy", "5. emergency"]),  # timers and emergencies share one bot
     "reminders": (_one(reminder_burst), ["6. reminder burst"]),
     "urgent": (_one(urgent_under_load), ["7. urgent care under load"]),
+    "calls": (_one(calls_per_session), ["8. calls per session"]),
 }
 ALIASES = {"timers": "holds", "emergency": "holds", "start": "burst", "latency": "button",
            "urgent-care": "urgent"}

@@ -84,13 +84,15 @@ class Config:
     urgent_refill: float = 1.5  # 7: seconds from a person's hold message to the burst
     urgent_behind: float = 0.5  # 7: share of the red flags typed right behind the burst
 
+    session_users: int = 50  # scenario 8: people completing a whole session side by side
+
     @classmethod
     def quick_config(cls, runs: int = 1) -> Config:
         return cls(runs=runs, quick=True, burst_users=40, button_users=20, button_think=(0.1, 0.3),
                    memory_sessions=200, timer_users=40, emergency_users=20, emergency_flagged=5,
                    time_scale=0.1, warmup_users=5, reminder_users=100,
                    burst_talkers=3, talk_reminders=50, talk_think=(1.0, 1.2),
-                   urgent_burst=200, urgent_people=5, urgent_time_scale=0.5)
+                   urgent_burst=200, urgent_people=5, urgent_time_scale=0.5, session_users=3)
 
 
 @dataclass
@@ -1015,3 +1017,59 @@ def _dir(work: Path, name: str) -> Path:
     path = work / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ------------------------------------------------------------------ 8. calls per session
+
+# Bot API calls that put or change a message in a chat: what Telegram's ~30 messages per
+# second per bot are spent on (answerCallbackQuery is not one of them).
+MESSAGE_CALLS = ("sendmessage", "sendphoto", "editmessagetext", "editmessagecaption",
+                 "editmessagereplymarkup", "editmessagemedia")
+# A completed healthy session, tap by tap (the e2e test's full_session): what is pressed,
+# and a text of what it leads to.
+WHOLE_SESSION = [
+    step("command", "start", WELCOME_ASK), step("click", AGREE, QUESTIONS[0]),
+    *(step("click", NO, question) for question in QUESTIONS[1:]),
+    step("click", "5", "How long should each hold be"), step("click", "Standard", "knee-to-chest"),
+    step("click", IN_POSITION, RELEASE_SINGLE), step("click", "No pain", "right knee"),
+    step("click", IN_POSITION, RELEASE_SINGLE), step("click", "No pain", "both knees up together"),
+    step("click", "Skip to the twist", "gentle spinal twist"),
+    step("click", IN_POSITION, "back to the centre"), step("click", "No pain", "together to the right"),
+    step("click", IN_POSITION, "back to the centre"), step("click", "No pain", QUESTIONS[-1]),
+    step("click", "3", "Well done"),
+]
+SESSION_TIME_SCALE = 0.05  # holds of 1-1.5 s: the calls, not the waiting, are measured
+
+
+async def calls_per_session(cfg: Config, work: Path) -> Section:
+    """Bot API message calls (sends + edits) per completed healthy session: the send
+    budget a session costs, so how many sessions an hour one bot can guide."""
+    section = Section("calls per session")
+    folder = _dir(work, "calls")
+    env = {"FLOW_TIME_SCALE": str(SESSION_TIME_SCALE)}
+    async with standin(folder / "standin.log") as api, BotProcess("project", api, folder, env):
+        users = Users(api)
+        ids = await users.new(cfg.session_users)
+        before = (await api.call("stats"))["calls"]
+        result = await script(api, ids, WHOLE_SESSION, timeout=120 + cfg.session_users)
+        await settle(api)
+        after = (await api.call("stats"))["calls"]
+    done = sum(1 for runs in result["users"].values() if len(runs) == len(WHOLE_SESSION)
+               and runs[-1].get("match") is not None)
+    counts = {m: int(after.get(m, 0)) - int(before.get(m, 0)) for m in MESSAGE_CALLS}
+    per_session = sum(counts.values()) / done if done == len(ids) else None
+    sends = (counts["sendmessage"] + counts["sendphoto"]) / max(done, 1)
+    section.details.append(
+        f"- {done}/{len(ids)} people completed a session ({len(WHOLE_SESSION) - 1} taps, both knees "
+        f"skipped); per session: {sends:g} sends, {sum(counts.values()) / max(done, 1) - sends:g} edits "
+        f"({', '.join(f'{m} {n / max(done, 1):g}' for m, n in counts.items() if n)})"
+        + (f"; {failure_note(result)}" if result["failed"] else ""))
+    hourly = 30 * 3600 / per_session if per_session else None
+    section.figures += [
+        Figure("8. calls per session", "Bot API message calls (sends + edits) per completed session",
+               per_session, None, "calls", "≤ 30", None if per_session is None else per_session <= 30,
+               failure_note(result)),
+        Figure("8. calls per session", "completed sessions an hour within 30 messages/s", hourly, None,
+               "sessions/h"),
+    ]
+    return section

@@ -40,7 +40,8 @@ from tests.standin.server import DEFAULT_TOKEN, BotApiStandin
 
 JSONDict = dict[str, Any]
 VISIBLE = frozenset({"message", "photo", "edit", "markup"})  # what a user sees change
-NEW = frozenset({"message", "photo"})
+NEW = frozenset({"message", "photo", "edit"})  # what can say something new (an answered
+# question is often edited into the next one)
 RECHECK = 2.0  # waiters are woken by their chat's events; this is only a fallback
 MAX_WALK_STEPS = 40
 MAX_ERRORS_REPORTED = 5
@@ -79,6 +80,10 @@ class Step:
 class UserRun:
     results: list[StepResult] = field(default_factory=list)
     error: str | None = None
+
+
+def _version(message: StoredMessage) -> tuple[int, int]:
+    return message.message_id, len(message.history)
 
 
 def _event_text(event: Event) -> str:
@@ -232,11 +237,12 @@ class BenchControl(ControlApi):
 
     # ------------------------------------------------------------ preparation
     @staticmethod
-    def _prompt(chat: ChatInfo, newer_than: int) -> StoredMessage | None:
-        """The newest live bot message with buttons, if newer than ``newer_than``."""
+    def _prompt(chat: ChatInfo, newer_than: tuple[int, int]) -> StoredMessage | None:
+        """The newest live bot message with buttons, if newer than ``newer_than`` (message
+        id and edit count: a question edited into the next one is a new prompt)."""
         best: StoredMessage | None = None
         for message in chat.bot_messages():
-            if message.message_id > newer_than and message.buttons and (
+            if _version(message) > newer_than and message.buttons and (
                     best is None or message.message_id > best.message_id):
                 best = message
         return best
@@ -244,7 +250,7 @@ class BenchControl(ControlApi):
     async def _walk_user(self, chat_id: int, start: bool, goal: str, prefer: list[str],
                          deadline: float, settle: float) -> str | None:
         chat = self._chat(chat_id)
-        newer_than = max((m.message_id for m in chat.messages.values()), default=0) if start else 0
+        newer_than = max((_version(m) for m in chat.messages.values()), default=(0, 0)) if start else (0, 0)
         if start:
             self.api.send_command(chat_id, "start")
         found: list[StoredMessage] = []
@@ -266,13 +272,13 @@ class BenchControl(ControlApi):
                 button = next((b for label in prefer if (b := prompt.find_button(label)) is not None), None)
                 if button is None:
                     # e.g. still in a hold (Stop / Warning sign): wait a while for the next prompt
-                    newer_than = prompt.message_id
+                    newer_than = _version(prompt)
                     wait = min(settle, deadline - time.monotonic())
                     if wait <= 0:
                         return f"chat {chat_id}: no preferred button among {prompt.button_labels()}"
                     await self.api.core.recorder.wait_until(ready, wait, chat_id, recheck=RECHECK)
                     continue
-                newer_than = prompt.message_id
+                newer_than = _version(prompt)
                 self.api.press_button(chat_id, prompt.message_id, str(button.get("callback_data")))
         except AssertionError as exc:
             return f"chat {chat_id}: {type(exc).__name__}: {exc}"[:300]

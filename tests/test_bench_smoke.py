@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_ROWS = ("1. start burst", "2. button latency", "3. memory", "4. timer accuracy",
-                 "5. emergency", "6. reminder burst", "7. urgent care under load")
+                 "5. emergency", "6. reminder burst", "7. urgent care under load",
+                 "8. calls per session")
 
 
 def _mtime(path: Path) -> float | None:
@@ -26,13 +27,13 @@ def test_quick_benchmark_prints_every_scenario() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     table = done.stdout.split("\nscenario ", 1)
     assert len(table) == 2, output  # the table's header line
-    rows = [line for line in table[1].splitlines() if line[:2] in {f"{n}." for n in range(1, 8)}]
+    rows = [line for line in table[1].splitlines() if line[:2] in {f"{n}." for n in range(1, 9)}]
     for label in SCENARIO_ROWS:
         assert any(row.startswith(label) for row in rows), f"no row for {label!r}\n{output}"
     failed = [row for row in rows if " error " in f" {row} "]
@@ -42,4 +43,6 @@ def test_quick_benchmark_prints_every_scenario() -> None:
     assert any(row.rstrip().endswith(("PASS", "FAIL")) for row in reminders), output
     urgent = [row for row in rows if row.startswith("7. urgent care under load")]
     assert any(row.rstrip().endswith(("PASS", "FAIL")) for row in urgent), output  # measured, limiter on
+    calls = [row for row in rows if row.startswith("8. calls per session")]
+    assert any(row.rstrip().endswith("PASS") for row in calls), output  # counted, not timed
     assert _mtime(report) == report_before  # a quick run never overwrites the real report

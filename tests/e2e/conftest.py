@@ -92,6 +92,7 @@ class Person:
         self.user = api.user(user_id, first_name=f"User{user_id}")
         self.id = user_id
         self.mark = 0
+        self._versions: dict[int, int] = {}
 
     @property
     def sent(self) -> list[StoredMessage]:
@@ -103,6 +104,14 @@ class Person:
 
     def _act(self) -> None:
         self.mark = len(self.sent)
+        self._versions = {m.message_id: len(m.history) for m in self.sent}
+
+    @property
+    def fresh(self) -> list[StoredMessage]:
+        """Messages sent, or edited into something new, since the last action (an answered
+        question is often edited into the next one)."""
+        return [m for i, m in enumerate(self.sent)
+                if i >= self.mark or len(m.history) != self._versions.get(m.message_id, 0)]
 
     async def command(self, name: str) -> None:
         self._act()
@@ -121,7 +130,7 @@ class Person:
         found: list[StoredMessage] = []
 
         def seen() -> bool:
-            for message in self.sent[self.mark:]:
+            for message in self.fresh:
                 if text.casefold() in message.text.casefold():
                     found.append(message)
                     return True

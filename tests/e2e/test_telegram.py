@@ -26,33 +26,47 @@ def hold_messages(person: Person, after: int) -> list[str]:
     return [t for t in person.texts[after:] if any(w in t for w in HOLD_WORDS)]
 
 
-# welcome, 4 screening lists, 2 ratings, preparation, 4 stretches x 4, both-knees offer, closing
-SESSION_MESSAGES = 26
-SCREENING_LISTS = 4
+# The chat at the end of a completed session: the welcome; the first screening list (edited
+# into the next three, the pain rating and the preparation); 4 position photos (each edited
+# into its hold, then its halfway note) and the 4 ends of holds (the second edited into the
+# both-knees offer, the fourth into the last pain rating and then the closing).
+SESSION_MESSAGES = 10
+# Bot API message calls (sends + edits) of that completed healthy session.
+SESSION_CALLS = 26
+MESSAGE_CALLS = ("sendmessage", "sendphoto", "editmessagetext", "editmessagecaption",
+                 "editmessagereplymarkup", "editmessagemedia")
+
+
+def message_calls(api: BotApiStandin) -> int:
+    return sum(api.calls.get(method, 0) for method in MESSAGE_CALLS)
 
 
 async def test_complete_session(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
     await full_session(person)
     await api.wait_quiet(0.3)
+    assert message_calls(api) == SESSION_CALLS <= 30
     assert len(person.sent) == SESSION_MESSAGES
-    # Answered screening lists show the answer and lose their buttons.
-    answered = [m for m in person.sent if m.text.endswith(f"→ {NONE_OF_THESE}")]
-    assert len(answered) == SCREENING_LISTS
-    assert all(m.reply_markup is None for m in answered)
+    # The first screening list was edited into each next question, up to the preparation.
+    first = person.sent[1]
+    assert "You're clear to try the stretches" in first.text
+    assert [m.get("text", "")[:22] for m in first.history[:5]] == [
+        "Safety check, 1 of 4. ", "Safety check, 2 of 4.\n", "Safety check, 3 of 4.\n",
+        "Safety check, 4 of 4.\n", "Before we start: how m"]
     assert api.calls.get("setmycommands") == 1
     assert "running (polling) as @" in bot.log
     # Each position step is a photo of the position, its caption the step; a picture is
     # uploaded once and re-sent by Telegram's file_id.
     photos = [m for m in person.sent if "photo" in m.data]
-    assert [m.text.split("\n")[0] for m in photos[:1]] == ["Stretch 1: single knee-to-chest."]
+    assert [m.history[0]["caption"].split("\n")[0] for m in photos[:1]] == [
+        "Stretch 1: single knee-to-chest."]
     assert len(photos) == 4  # both knees skipped: left and right knee, twist left and right
-    first, second = (m.data["photo"][-1]["file_id"] for m in photos[:2])
-    assert first == second
-    # During a hold only its end buzzes: the start and the halfway note come silently.
+    first_photo, second = (m.data["photo"][-1]["file_id"] for m in photos[:2])
+    assert first_photo == second
+    # The hold is an edit of its photo (no notification), and so is the halfway note; the
+    # end of the hold is a new message, and it notifies.
+    assert all("Halfway there" in m.text and m.text.startswith("Hold") for m in photos)
     events = [e for e in api.events(person.id) if e.kind == "message"]
     said = [(str(e.data.get("text", "")), e.silent) for e in events]
-    holds = [silent for text, silent in said if "Hold for" in text or "Halfway" in text]
-    assert holds and all(holds)
     assert not any(silent for text, silent in said if "Slowly return your leg" in text)
 
 
@@ -137,12 +151,14 @@ async def test_kill_9_mid_hold_resumes(api: BotApiStandin, tmp_path: Path) -> No
         assert await second.stop() == 0
 
 
-async def test_every_third_send_gets_429(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
-    api.fail_every("sendMessage", 3, retry_after=1)
+async def test_every_third_call_gets_429(api: BotApiStandin, bot: BotProcess, person: Person) -> None:
+    for method in ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption"):
+        api.fail_every(method, 3, retry_after=1)
     await full_session(person)
     await api.wait_quiet(0.3)
-    assert api.injected_429_count >= SESSION_MESSAGES // 3 - 1
+    assert api.injected_429_count >= SESSION_CALLS // 3 - 4
     assert len(person.sent) == SESSION_MESSAGES  # every message exactly once
+    assert "Well done" in person.texts[-1]
 
 
 async def test_user_blocks_the_bot_mid_session(api: BotApiStandin, bot: BotProcess,
