@@ -7,12 +7,18 @@ in the terminal.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from back_care_guide.settings import Settings
+
+if TYPE_CHECKING:
+    from back_care_guide.flow.loader import FlowBundle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run on Telegram (long polling, or a webhook if WEBHOOK_URL is set)")
     sub.add_parser("chat", help="chat with the bot in this terminal")
-    sub.add_parser("check", help="validate the flow, locales and safety rules")
+    sub.add_parser("check", help="validate the data: the flow, texts, safety rules, lexicons, numbers")
     diagram = sub.add_parser("diagram", help="write the flow as a Mermaid diagram")
     diagram.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
     triage_doc = sub.add_parser("triage-doc", help="write the triage table a clinician reviews")
@@ -30,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from back_care_guide.check import check
 
-        return check()
+        settings = _settings()
+        return 2 if settings is None else check(settings.flows_dir)
     if args.command == "diagram":
         from back_care_guide.diagram import write_diagram
 
@@ -40,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return write_triage_doc(args.output)
 
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        print(f"configuration error: {'.'.join(map(str, err['loc'])).upper()}: {err['msg']}",
-              file=sys.stderr)
+    settings = _settings()
+    if settings is None:
+        return 2
+    from back_care_guide.check import check_at_start
+
+    bundle = check_at_start(settings.flows_dir)  # the data the bot runs on, as `check` sees it
+    if bundle is None:
         return 2
     from back_care_guide.components import setup_logging
 
@@ -54,23 +62,59 @@ def main(argv: list[str] | None = None) -> int:
             print("No TELEGRAM_BOT_TOKEN set, so this is the terminal chat. "
                   "To connect to Telegram, put your token in .env (see README).\n")
         setup_logging("WARNING", [settings.telegram_bot_token.get_secret_value()]
-                      if settings.telegram_bot_token else ())
+                      if settings.telegram_bot_token else (), settings.log_format)
+        settings = _legacy_database(settings)
         from back_care_guide.chat import run_chat
 
-        return _store_errors_exit_2(run_chat, settings)
+        return _store_errors_exit_2(run_chat, settings, bundle)
     secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.webhook_secret) if s]
-    setup_logging(settings.log_level, secrets)
+    setup_logging(settings.log_level, secrets, settings.log_format)
+    settings = _legacy_database(settings)
     from back_care_guide.telegram.app import run_telegram
 
-    return _store_errors_exit_2(run_telegram, settings)
+    return _store_errors_exit_2(run_telegram, settings, bundle)
 
 
-def _store_errors_exit_2(run: Callable[[Settings], int], settings: Settings) -> int:
+def _settings() -> Settings | None:
+    """The settings, or None after one line on stderr saying what is wrong with them."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        print(f"configuration error: {'.'.join(map(str, err['loc'])).upper()}: {err['msg']}",
+              file=sys.stderr)
+        return None
+
+
+#: Where the database was before the per-user default: relative to the folder the bot started in.
+LEGACY_DATABASE = Path("data") / "back_care.db"
+
+
+def _legacy_database(settings: Settings) -> Settings:
+    """With no DATABASE_URL set, keep using a database an earlier version left in ``./data/``
+    (with one warning) while the per-user default file does not exist yet, so that an upgrade
+    leaves nobody's conversations, reminders and safety holds behind."""
+    from back_care_guide.store.sqlite import sqlite_path
+
+    if "database_url" in settings.model_fields_set or not LEGACY_DATABASE.is_file():
+        return settings
+    default = sqlite_path(settings.database_url)
+    if default.exists():
+        return settings
+    legacy = LEGACY_DATABASE.absolute()
+    logging.getLogger("back_care_guide").warning(
+        "using %s, left here by an earlier version; the default is now %s: move the file there "
+        "(with its -wal file, while the bot is stopped) or set DATABASE_URL", legacy, default)
+    return settings.model_copy(update={"database_url": f"sqlite:///{legacy}"})
+
+
+def _store_errors_exit_2(run: Callable[[Settings, FlowBundle], int], settings: Settings,
+                         bundle: FlowBundle) -> int:
     """Run the bot; a database that cannot be used is one line on stderr and exit code 2."""
     from back_care_guide.store.errors import StoreError
 
     try:
-        return run(settings)
+        return run(settings, bundle)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

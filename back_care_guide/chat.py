@@ -25,9 +25,12 @@ from back_care_guide.engine.events import (
     Event,
     Resume,
     Send,
+    SendDocument,
     SendPhoto,
     Text,
 )
+from back_care_guide.export import FILENAME_PREFIX
+from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.pictures import picture_png
 from back_care_guide.settings import Settings
 from back_care_guide.store.sqlite import sqlite_path
@@ -91,6 +94,14 @@ class TerminalTransport:
         path.write_bytes(photo.png)
         self._write(f"{photo.caption}\n  (chart saved to {path})\n")
 
+    async def send_document(self, user_id: int, document: SendDocument) -> None:
+        """The person's /export, next to the chart; readable by its owner only (health data)."""
+        self.photo_dir.mkdir(parents=True, exist_ok=True)
+        path = self.photo_dir / document.filename
+        path.touch(mode=0o600)
+        path.write_bytes(document.data)
+        self._write(f"{document.caption}\n  (saved to {path})\n")
+
     def _picture(self, name: str) -> Path:
         """The position's drawing as a file next to the database (written once)."""
         path = self.photo_dir / "pictures" / f"{name}.png"
@@ -100,8 +111,10 @@ class TerminalTransport:
         return path
 
     async def forget(self, user_id: int) -> None:
-        """The person erased their data: the chart file goes too."""
+        """The person erased their data: the chart file and their exports go too."""
         (self.photo_dir / CHART).unlink(missing_ok=True)
+        for path in self.photo_dir.glob(f"{FILENAME_PREFIX}*.json"):
+            path.unlink()
 
     def toast(self, text: str) -> None:
         self._write(f"({text})\n")
@@ -130,9 +143,11 @@ async def _read_lines(stream: TextIO) -> asyncio.StreamReader:
 
 
 async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = sys.stdin,
-               stdout: TextIO = sys.stdout) -> None:
-    core = core or build_core(settings)
-    transport = TerminalTransport(stdout, sqlite_path(settings.database_url).parent)
+               stdout: TextIO = sys.stdout, bundle: FlowBundle | None = None) -> None:
+    core = core or build_core(settings, bundle)
+    database = sqlite_path(settings.database_url).absolute()
+    stdout.write(f"Database: {database}\n\n")  # where the chat is kept (the store is open: it is ours)
+    transport = TerminalTransport(stdout, database.parent)
     runtime = build_runtime(settings, core, transport)
     await runtime.start()
     try:
@@ -149,8 +164,8 @@ async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = 
         await runtime.close()
 
 
-def run_chat(settings: Settings) -> int:
+def run_chat(settings: Settings, bundle: FlowBundle | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(chat(settings))
+        asyncio.run(chat(settings, bundle=bundle))
     print()
     return 0

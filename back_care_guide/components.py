@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from back_care_guide.engine.engine import Engine
 from back_care_guide.engine.runtime import Runtime, Transport
 from back_care_guide.flow.loader import FlowBundle, load_bundle
+from back_care_guide.observability.metrics import Metrics
 from back_care_guide.reminders.store import ReminderStore
 from back_care_guide.safety.detection import Detector
-from back_care_guide.safety.detector import load_detector
-from back_care_guide.safety.emergency import default_numbers
+from back_care_guide.safety.detector import KeywordDetector
 from back_care_guide.safety.triage import Triage
 from back_care_guide.services import Services
 from back_care_guide.settings import Settings
-from back_care_guide.store.sqlite import SqliteStore
+from back_care_guide.store.sqlite import SqliteStore, sqlite_path
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,10 +30,8 @@ class Core:
 
 
 def load_detectors(bundle: FlowBundle) -> dict[str, Detector]:
-    """Every lexicon under ``flows/detector/``, by language. Compiling takes a moment: once."""
-    folder = bundle.flow_source.file.parent / "detector"
-    detectors = [load_detector(path) for path in sorted(folder.glob("*.yaml"))]
-    return {detector.language: detector for detector in detectors}
+    """A detector for every lexicon of the bundle, by language. Compiling takes a moment: once."""
+    return {language: KeywordDetector(lexicon.value) for language, lexicon in bundle.lexicons.items()}
 
 
 def build_triage(bundle: FlowBundle, detectors: dict[str, Detector] | None = None) -> Triage:
@@ -43,16 +43,19 @@ def build_engine(bundle: FlowBundle, *, time_scale: float = 1.0, triage: Triage 
     return Engine(
         bundle,
         triage or build_triage(bundle),
-        numbers=default_numbers(),
+        numbers=bundle.numbers,
         time_scale=time_scale,
         clock=clock,
     )
 
 
-def build_core(settings: Settings) -> Core:
-    bundle = load_bundle()
+def build_core(settings: Settings, bundle: FlowBundle | None = None) -> Core:
+    """The bot's parts that know no transport; ``bundle`` is data already loaded and checked."""
+    bundle = bundle or load_bundle(settings.flows_dir)
     engine = build_engine(bundle, time_scale=settings.flow_time_scale)
-    return Core(bundle, engine, SqliteStore.from_url(settings.database_url))
+    store = SqliteStore.from_url(settings.database_url)
+    log.info("database: %s", sqlite_path(settings.database_url).absolute())  # the path, never the URL
+    return Core(bundle, engine, store)
 
 
 def build_services(core: Core, clock: Callable[[], float] = time.time) -> Services:
@@ -60,17 +63,23 @@ def build_services(core: Core, clock: Callable[[], float] = time.time) -> Servic
     return Services(core.bundle, core.store, reminders, clock=clock)
 
 
-def build_runtime(settings: Settings, core: Core, transport: Transport) -> Runtime:
+def build_runtime(settings: Settings, core: Core, transport: Transport,
+                  metrics: Metrics | None = None) -> Runtime:
     return Runtime(core.engine, core.store, transport, services=build_services(core),
-                   idle_evict=settings.idle_evict_seconds, reminder_rate=settings.reminder_rate)
+                   idle_evict=settings.idle_evict_seconds, reminder_rate=settings.reminder_rate,
+                   metrics=metrics)
 
 
-def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    """Log to stderr at ``level``, with ``secrets`` (the bot token, the webhook secret) masked
-    in every line, whatever a library or an exception puts into it (see :mod:`back_care_guide.redact`)."""
+def setup_logging(level: str, secrets: Iterable[str] = (), log_format: str = "text") -> None:
+    """Log to stderr at ``level``, as text lines or (``log_format="json"``) JSON objects, with
+    ``secrets`` (the bot token, the webhook secret) masked in every line, whatever a library or
+    an exception puts into it (see :mod:`back_care_guide.redact`)."""
+    from back_care_guide.observability.logs import TEXT_FORMAT, JsonFormatter
     from back_care_guide.redact import install
 
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler])
     install(secrets)
     # Library loggers at INFO would log request URLs, and the Bot API URL contains the token.
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "transitions"):

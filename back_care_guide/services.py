@@ -1,4 +1,4 @@
-"""Account features next to the guided flow: reminders, time zone, progress, privacy, delete.
+"""Account features next to the guided flow: reminders, time zone, progress, privacy, export, delete.
 
 These are not steps of the conversation, so they live beside the flow's state machine
 rather than in it. Like the engine they know no transport: they take events and return
@@ -25,11 +25,13 @@ from back_care_guide.engine.events import (
     Event,
     Priority,
     Send,
+    SendDocument,
     SendPhoto,
     Start,
     Text,
     Toast,
 )
+from back_care_guide.export import build_export
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.flow.texts import Texts
 from back_care_guide.progress.model import SessionRecord
@@ -43,7 +45,7 @@ from back_care_guide.safety.triage_rules import Tier
 from back_care_guide.store.base import Store
 from back_care_guide.store.records import Conversation, Profile
 
-COMMANDS = frozenset({"remind", "reminders", "timezone", "progress", "privacy", "delete"})
+COMMANDS = frozenset({"remind", "reminders", "timezone", "progress", "privacy", "export", "delete"})
 PREFIXES = ("rm_", "tz_", "del_")
 PRESETS = {"morning": time(8, 0), "lunchtime": time(12, 30), "evening": time(19, 0)}
 COMMON_ZONES = ("Europe/London", "Europe/Berlin", "America/New_York", "America/Chicago",
@@ -93,6 +95,11 @@ class Services:
                 return Outcome(await self._progress(profile, texts))
             case Command(name="privacy"):
                 return Outcome([Send(texts.get("privacy.text"))])
+            case Command(name="export"):
+                export = await build_export(profile, self.store, self.reminders,
+                                            self.bundle.triage, self.clock())
+                return Outcome([SendDocument(export.filename, export.to_json(),
+                                             texts.get("export.caption"))])
             case Command(name="delete"):
                 conv.ctx["confirm_delete"] = True  # only this question's "yes" erases
                 return Outcome([Send(texts.get("delete.ask"), (

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TOKEN_SHAPE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,80}$")
+APP_DIR = "back-care-guide"
+DATABASE_FILE = "back_care.db"
+
+
+def data_dir() -> Path:
+    """The per-user data folder: ``$XDG_DATA_HOME/back-care-guide``, or
+    ``~/.local/share/back-care-guide`` when XDG_DATA_HOME is unset, empty or relative
+    (the XDG base-directory rules)."""
+    base = os.environ.get("XDG_DATA_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / APP_DIR
+
+
+def default_database_url() -> str:
+    """DATABASE_URL when none is set: a SQLite file in :func:`data_dir`, wherever the bot starts."""
+    return f"sqlite:///{data_dir() / DATABASE_FILE}"
 
 
 class Settings(BaseSettings):
@@ -16,9 +34,10 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
-    database_url: str = "sqlite:///data/back_care.db"
+    database_url: str = Field(default_factory=default_database_url)
     flow_time_scale: float = Field(default=1.0, gt=0, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
@@ -26,13 +45,24 @@ class Settings(BaseSettings):
     idle_evict_seconds: float = Field(default=300.0, gt=0)
     telegram_max_rate: float = Field(default=30.0, ge=0)  # messages/second overall; 0: no limit
     reminder_rate: float = Field(default=25.0, gt=0)  # reminder sends per second, all chats
+    # An operator's copy of the data (flow, texts, safety rules, lexicons, emergency numbers);
+    # unset: the package's own flows/. Checked at start like `python -m back_care_guide check`.
+    flows_dir: Path | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # a /metrics listener of its own
+    metrics_listen: str = "127.0.0.1"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("telegram_bot_token", "webhook_url", "webhook_secret", mode="before")
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_token", "webhook_url", "webhook_secret", "metrics_port", "flows_dir",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

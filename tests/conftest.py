@@ -48,3 +48,4 @@ async def chat(bundle: FlowBundle, triage: Triage, tmp_path: Path, clock: FakeCl
     await client.runtime.start()
     yield client
     await client.runtime.close()
+

@@ -18,6 +18,7 @@ from back_care_guide.engine.events import (
     Command,
     Priority,
     Send,
+    SendDocument,
     SendPhoto,
     Start,
     Text,
@@ -49,6 +50,7 @@ class RecordingTransport:
     sent: list[Sent] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     photos: list[tuple[int, SendPhoto]] = field(default_factory=list)
+    documents: list[tuple[int, SendDocument]] = field(default_factory=list)
     forgotten: list[int] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -66,6 +68,12 @@ class RecordingTransport:
         if user_id in self.blocked:
             raise RecipientGone()
         self.photos.append((user_id, photo))
+        self.changed.set()
+
+    async def send_document(self, user_id: int, document: SendDocument) -> None:
+        if user_id in self.blocked:
+            raise RecipientGone()
+        self.documents.append((user_id, document))
         self.changed.set()
 
     async def forget(self, user_id: int) -> None:

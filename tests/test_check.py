@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from back_care_guide.__main__ import main
 from back_care_guide.check import check
-from back_care_guide.flow.loader import FLOWS_DIR
+from back_care_guide.components import build_core
+from back_care_guide.data import flows_dir
+from back_care_guide.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def broken_copy(tmp_path: Path, file: str, old: str, new: str) -> tuple[Path, int]:
     """Copy flows/, replace ``old`` by ``new`` in ``file``; return the dir and the edit's line."""
     target = tmp_path / "flows"
-    shutil.copytree(FLOWS_DIR, target)
+    shutil.copytree(flows_dir(), target)
     path = target / file
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} must occur exactly once in {file}"
@@ -45,6 +48,8 @@ def test_the_real_flow_passes() -> None:
 RULES = [
     pytest.param("lower_back.yaml", "  welcome:\n    say:", "  welcome:\n    colour: red\n    say:",
                  "unknown key", 1, id="unknown-key"),
+    pytest.param("lower_back.yaml", "start: welcome\n", "start: welcom\n", "start: unknown state 'welcom'",
+                 0, id="unknown-start"),
     pytest.param("lower_back.yaml", "to: screen_cauda, set:", "to: screen_kauda, set:",
                  "unknown state 'screen_kauda'", 0, id="unknown-target"),
     pytest.param("lower_back.yaml", "ask: locked.ask", "ask: locked.asks",
@@ -79,6 +84,14 @@ RULES = [
                  id="triage-unknown-outcome"),
     pytest.param("triage.yaml", "    source: [girft]\n", "    source: [grift]\n",
                  "unknown source 'grift'", 0, id="triage-unknown-source"),
+    # the lexicons and the emergency numbers are reported the same way
+    pytest.param("detector/en.yaml", "      - {all: [fever]}", "      - {all: [fevre]}",
+                 "signs.fever.rules.0.all.0: unknown concept 'fevre'", 0, id="lexicon-unknown-concept"),
+    pytest.param("emergency_numbers.yaml", 'numbers: ["000", "112"]', "numbers: [000, 112]",
+                 "countries.AU.numbers.0: phone number 0 must be a quoted string", 0,
+                 id="numbers-unquoted"),
+    pytest.param("triage.yaml", "    detect: [iv_drugs]", "    detect: iv_drugs",
+                 "signs.iv_drugs.detect: Input should be a valid tuple", 0, id="triage-bad-type"),
     pytest.param("triage.yaml", "  cauda_equina:\n    question: triage.group.cauda_equina\n",
                  "  extra:\n    question: triage.group.cauda_equina\n    signs: [fever]\n"
                  "  cauda_equina:\n    question: triage.group.cauda_equina\n",
@@ -101,8 +114,9 @@ def test_a_lexicon_rule_no_sign_uses_is_reported_in_the_lexicon(tmp_path: Path) 
                            "    detect: [steroids]\n")
     code, err = run_check(flows)
     assert code == 1
-    assert "detector/en.yaml:" in err
-    assert "signs.iv_drugs: no sign of flows/triage.yaml detects with this rule" in err
+    lexicon = flows / "detector" / "en.yaml"
+    line = lexicon.read_text(encoding="utf-8").split("\n").index("  iv_drugs:") + 1
+    assert f"{lexicon}:{line}: signs.iv_drugs: no sign of flows/triage.yaml detects with this rule" in err
 
 
 def test_a_sign_the_screening_never_asks_is_reported(tmp_path: Path) -> None:
@@ -171,3 +185,72 @@ def test_locale_schema_error_names_the_locale_file(tmp_path: Path) -> None:
     code, err = run_check(flows)
     assert code == 1
     assert f"en.yaml:{line + 1}: languge: unknown key" in err
+
+
+# --- FLOWS_DIR: an operator's copy of the data, checked by `check` and at start --------------
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No logging set-up (it is process-wide), and a database of the test's own."""
+    monkeypatch.setattr("back_care_guide.components.setup_logging", lambda *args: None)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    return monkeypatch
+
+
+def _never_started(settings: object) -> int:
+    raise AssertionError("the bot started on broken data")
+
+
+def test_check_reads_flows_dir(tmp_path: Path, environment: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    flows, line = broken_copy(tmp_path, "emergency_numbers.yaml", 'numbers: ["000", "112"]',
+                              "numbers: [000, 112]")
+    environment.setenv("FLOWS_DIR", str(flows))
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert f"{flows / 'emergency_numbers.yaml'}:{line}: countries.AU.numbers.0: phone number 0 " in err
+
+
+@pytest.mark.parametrize("command", ["chat", "run"])
+def test_the_bot_refuses_to_start_on_broken_data(tmp_path: Path, environment: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str], command: str) -> None:
+    flows, line = broken_copy(tmp_path, "detector/en.yaml", "      - {all: [fever]}",
+                              "      - {all: [fevre]}")
+    environment.setenv("FLOWS_DIR", str(flows))
+    environment.setattr("back_care_guide.chat.run_chat", _never_started)
+    environment.setattr("back_care_guide.telegram.app.run_telegram", _never_started)
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert f"{flows / 'detector' / 'en.yaml'}:{line}: signs.fever.rules.0.all.0: unknown concept 'fevre'\n" \
+        in err
+
+
+def test_the_bot_refuses_to_start_when_flows_dir_is_missing(
+        tmp_path: Path, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    environment.setenv("FLOWS_DIR", str(tmp_path / "nowhere"))
+    environment.setattr("back_care_guide.chat.run_chat", _never_started)
+    assert main(["chat"]) == 2
+    assert f"{tmp_path / 'nowhere' / 'lower_back.yaml'}: cannot read: " in capsys.readouterr().err
+
+
+async def test_a_good_copy_in_flows_dir_is_what_the_bot_runs_on(
+        tmp_path: Path, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    flows, _ = broken_copy(tmp_path, "emergency_numbers.yaml", "    name: Japan\n", "    name: Nippon\n")
+    environment.setenv("FLOWS_DIR", str(flows))
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.startswith("OK: ")
+    started: list[Settings] = []
+    environment.setattr("back_care_guide.chat.run_chat",
+                        lambda settings, bundle: started.append(settings) or 0)
+    assert main(["chat"]) == 0
+    assert started[0].flows_dir == flows
+    core = build_core(started[0])
+    try:
+        bundle = core.bundle
+        assert bundle.flow_source.file == flows / "lower_back.yaml"
+        assert bundle.lexicons["en"].source.file == flows / "detector" / "en.yaml"
+        assert core.engine.numbers is bundle.numbers
+        assert bundle.numbers.country("JP").name == "Nippon"
+    finally:
+        await core.store.close()

@@ -17,19 +17,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from back_care_guide.data import DataError, flows_dir
+from back_care_guide.data.location import LEXICONS_DIR, TRIAGE_FILE
 from back_care_guide.safety.detection import NOTHING, UNREADABLE, Detector, Reading, Status
-from back_care_guide.safety.detector import (
-    KeywordDetector,
-    default_detector,
-    default_lexicon_path,
-    load_detector,
-)
+from back_care_guide.safety.detector import KeywordDetector, default_detector, load_detector
+from back_care_guide.safety.detector_config import load_config
 from back_care_guide.safety.text_fuzzy import osa_distance
 from back_care_guide.safety.text_normalize import normalize
 
 CORPUS_PATH = Path(__file__).parent / "data" / "redflag_corpus.yaml"
-LEXICON_PATH = default_lexicon_path("en")
-TRIAGE_PATH = Path(__file__).resolve().parents[1] / "back_care_guide" / "flows" / "triage.yaml"
+LEXICON_PATH = flows_dir() / LEXICONS_DIR / "en.yaml"
+TRIAGE_PATH = flows_dir() / TRIAGE_FILE
 
 # Targets, fixed before measuring.
 EMERGENCY_RECALL = 1.0  # every emergency phrase caught, at once or after one question
@@ -619,8 +617,8 @@ def test_short_words_get_no_typo_tolerance(detector: KeywordDetector) -> None:
 
 
 def test_default_detector_reads_the_flows_lexicon() -> None:
-    assert LEXICON_PATH.parts[-3:] == ("flows", "detector", "en.yaml")
-    assert default_detector().config.origin == str(LEXICON_PATH)
+    assert LEXICON_PATH.parts[-4:] == ("back_care_guide", "flows", "detector", "en.yaml")
+    assert load_config(LEXICON_PATH).value == default_detector().config
 
 
 def _broken(tmp_path: Path, old: str, new: str) -> Path:
@@ -642,12 +640,12 @@ def _line_of(path: Path, needle: str) -> int:
     ("old", "new", "key", "line_of"),
     [
         ("  fever:\n    rules:", "  fever:\n    rulez:", "signs.fever.rulez", "rulez:"),
-        ("language: en", "languag: en", "(document).languag", "languag:"),
-        ("      - {all: [fever]}", "      - {all: [fevre]}", "signs.fever.rules[0].all", "fevre"),
+        ("language: en", "languag: en", "languag", "languag:"),
+        ("      - {all: [fever]}", "      - {all: [fevre]}", "signs.fever.rules.0.all.0", "fevre"),
         ("negation_window: 6", "negation_window: six", "cues.negation_window",
          "negation_window: six"),
         ("same_first_letter: true", "same_first_letter: 3", "fuzzy.same_first_letter", ": 3"),
-        ('"{cannot} lift",', '"{canot} lift",', "concepts.weak_with_leg.terms", "{canot}"),
+        ('"{cannot} lift",', '"{canot} lift",', "concepts.weak_with_leg.terms.", "{canot}"),
         ("  sharp_pain:\n    rules:", "  sharp_pain:\n    partial: []\n    rules:",
          "signs.sharp_pain.partial", "partial: []"),
         ("  osteoporosis:\n    history: counts", "  osteoporosis:\n    history: always",
@@ -659,22 +657,22 @@ def test_config_errors_name_file_key_and_line(
     tmp_path: Path, old: str, new: str, key: str, line_of: str
 ) -> None:
     path = _broken(tmp_path, old, new)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(DataError) as error:
         load_detector(path)
-    message = str(error.value)
-    assert str(path) in message
-    assert key in message
-    assert f":{_line_of(path, line_of)}:" in message
+    assert error.value.file == str(path)
+    assert error.value.key.startswith(key)
+    assert error.value.line == _line_of(path, line_of)
+    assert str(error.value).startswith(f"{path}:{error.value.line}: {error.value.key}: ")
 
 
 def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
     path = _broken(tmp_path, "language: en", "language: [en")
-    with pytest.raises(ValueError, match=r"broken\.yaml:\d+: \(document\)"):
+    with pytest.raises(DataError, match=r"broken\.yaml:\d+: invalid YAML: "):
         load_detector(path)
 
 
 def test_empty_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("# nothing\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"empty\.yaml: \(document\): the file is empty"):
+    with pytest.raises(DataError, match=r"empty\.yaml: the file is empty"):
         load_detector(path)

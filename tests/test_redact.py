@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from telegram.error import NetworkError
 
-from back_care_guide import redact
 from back_care_guide.components import setup_logging
 from back_care_guide.redact import MASK, Redactor, secret_parts
 from back_care_guide.telegram.request import AiohttpRequest
+from tests.logging_tools import isolated_logging
 
 TOKEN = "123456789:AAE-test-token-for-the-standin_0123"
 SECRET_PART = TOKEN.split(":", 1)[1]
@@ -88,14 +88,7 @@ def test_a_broken_format_string_is_redacted_too(capture: tuple[logging.Logger, i
 
 def test_setup_logging_installs_it_on_the_root_handlers(monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", [])
-    monkeypatch.setattr(root, "level", root.level)
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    levels = {name: logging.getLogger(name).level for name in
-              ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "transitions")}
-    try:
+    with isolated_logging(monkeypatch) as root:
         setup_logging("DEBUG", [TOKEN])
         setup_logging("DEBUG", [TOKEN])  # again: still one filter
         assert len(root.handlers) == 1
@@ -107,10 +100,6 @@ def test_setup_logging_installs_it_on_the_root_handlers(monkeypatch: pytest.Monk
             sys.excepthook(*sys.exc_info())
             thread_error = threading.ExceptHookArgs([*sys.exc_info(), None])
             threading.excepthook(thread_error)
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
-        redact._current = None
     err = capsys.readouterr().err
     assert "getUpdates" in err and "NetworkError" in err and "Exception in thread" in err
     assert clean(err), err

@@ -174,9 +174,18 @@ class SendPhoto:
 
 
 @dataclass(frozen=True, slots=True)
+class SendDocument:
+    """A file for the person to keep (their /export), with its caption."""
+
+    filename: str
+    data: bytes
+    caption: str
+
+
+@dataclass(frozen=True, slots=True)
 class EraseUser:
     """Erase everything stored about the user (their /delete), then carry on."""
 
 
-Effect = (Send | SendPhoto | Toast | Schedule | CancelTimers | LogSession | LogSafety
-          | EraseUser)
+Effect = (Send | SendPhoto | SendDocument | Toast | Schedule | CancelTimers | LogSession
+          | LogSafety | EraseUser)

@@ -40,6 +40,7 @@ from back_care_guide.engine.events import (
     Prompt,
     Schedule,
     Send,
+    SendDocument,
     SendPhoto,
     Text,
     Timer,
@@ -47,6 +48,7 @@ from back_care_guide.engine.events import (
     Toast,
 )
 from back_care_guide.engine.flood import FloodGuard
+from back_care_guide.observability.metrics import Metrics
 from back_care_guide.reminders.dispatcher import ReminderDispatcher, SendResult
 from back_care_guide.reminders.store import Due
 from back_care_guide.safety.triage import Assessment
@@ -85,6 +87,13 @@ class Transport(Protocol):
 
     async def send_photo(self, user_id: int, photo: SendPhoto) -> None:
         """Deliver a picture (the progress chart) with its caption."""
+        ...
+
+    async def send_document(self, user_id: int, document: SendDocument) -> None:
+        """Deliver a file for the person to keep (their /export) with its caption.
+
+        Its content is the person's health data: never log it.
+        """
         ...
 
     async def forget(self, user_id: int) -> None:
@@ -147,6 +156,7 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         idle_evict: float = 300.0,
         reminder_rate: float = 25.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -175,6 +185,8 @@ class Runtime:
         self._told_unsaved: set[int] = set()  # told once per outage that nothing is saved
         self._degraded: set[int] = set()  # loaded from nothing after a failed read: never saved
         self._carrying: dict[int, asyncio.Future[None]] = {}  # messages of an event on their way
+        self.metrics = metrics or Metrics()
+        self.metrics.active_sessions.set_function(lambda: len(self._active))
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -376,6 +388,11 @@ class Runtime:
                         await self.transport.send_photo(uid, effect)
                         if conv.prompt is not None:
                             conv.prompt.latest = False
+                    case SendDocument():
+                        self.budget.note()
+                        await self.transport.send_document(uid, effect)
+                        if conv.prompt is not None:
+                            conv.prompt.latest = False
                     case EraseUser():
                         await self._erase(uid)
         finally:
@@ -387,6 +404,8 @@ class Runtime:
 
     async def _log(self, uid: int, effect: LogSession | LogSafety) -> None:
         """Keep a record; a store that refuses it never holds up the conversation."""
+        if isinstance(effect, LogSafety):
+            self.metrics.safety_outcomes.labels(effect.event.tier, effect.event.kind).inc()
         try:
             if isinstance(effect, LogSession):
                 await self.store.log_session(uid, effect)
@@ -415,6 +434,11 @@ class Runtime:
         await self.transport.forget(user_id)
 
     async def _send_reminder(self, due: Due) -> SendResult:
+        result = await self._deliver_reminder(due)
+        self.metrics.reminders.labels(result.value).inc()
+        return result
+
+    async def _deliver_reminder(self, due: Due) -> SendResult:
         """Send one reminder, unless a safety outcome holds or the user is unreachable.
 
         A skipped reminder is noted on the profile, so that the first one after the pause
@@ -514,6 +538,7 @@ class Runtime:
             return
         self._forget_fired(uid)
         event = TimerFired(uid, timer.kind, timer.epoch, max(0.0, self.clock() - timer.due))
+        self.metrics.timer_lateness_seconds.observe(event.late_by)
         task = asyncio.create_task(self._run_timer(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

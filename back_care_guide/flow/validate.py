@@ -1,6 +1,6 @@
 """Cross-file and graph rules for ``python -m back_care_guide check``.
 
-Each rule returns :class:`FlowError` objects that point at the file and line to fix.
+Each rule returns :class:`~back_care_guide.data.DataError` objects that point at the file and line to fix.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from back_care_guide.data import DataError
 from back_care_guide.flow.graph import Edge, adjacency, describe, find_path, outcome_states
 from back_care_guide.flow.model import DYNAMIC_TEXTS, REPORTED, RETURN, SetKey
-from back_care_guide.flow.source import FlowError
 from back_care_guide.flow.texts import ENGINE_KEYS, PLACEHOLDERS, placeholders
 from back_care_guide.pictures.poses import POSES
 from back_care_guide.safety.triage_check import check_triage
@@ -20,15 +20,15 @@ if TYPE_CHECKING:
     from back_care_guide.flow.loader import FlowBundle
 
 
-def validate(bundle: FlowBundle) -> list[FlowError]:
-    errors: list[FlowError] = []
+def validate(bundle: FlowBundle) -> list[DataError]:
+    errors: list[DataError] = []
     for rule in (check_references, check_texts, check_holds, check_reachable, check_dead_ends,
                  check_triage, check_safety):
         errors.extend(rule(bundle))
     return errors
 
 
-def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_references(bundle: FlowBundle) -> Iterator[DataError]:
     flow, src = bundle.flow, bundle.flow_source
     states = flow.states
     if flow.start not in states:
@@ -73,7 +73,7 @@ def check_references(bundle: FlowBundle) -> Iterator[FlowError]:
 
 
 def _check_set(bundle: FlowBundle, path: tuple[str | int, ...], values: Mapping[SetKey, str]
-               ) -> Iterator[FlowError]:
+               ) -> Iterator[DataError]:
     src = bundle.flow_source
     hold = values.get("hold")
     if hold is not None:
@@ -99,7 +99,7 @@ def _referenced_keys(bundle: FlowBundle) -> Iterator[tuple[str, tuple[str | int,
             yield choice.label, ("states", name, "choices", i, "label")
 
 
-def check_texts(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_texts(bundle: FlowBundle) -> Iterator[DataError]:
     for language, loaded in bundle.locales.items():
         texts = loaded.texts
         for key, path in _referenced_keys(bundle):
@@ -107,8 +107,7 @@ def check_texts(bundle: FlowBundle) -> Iterator[FlowError]:
                 yield bundle.flow_source.error(path, f"text {key!r} is missing from locale {language!r}")
         for key in ENGINE_KEYS:
             if key not in texts:
-                yield FlowError(loaded.source.file, loaded.source.line(("texts",)),
-                                f"text {key!r} (used by the bot itself) is missing")
+                yield loaded.source.error(("texts",), f"text {key!r} (used by the bot itself) is missing")
         for key, text in texts.entries.items():
             unknown = placeholders(text) - PLACEHOLDERS
             if unknown:
@@ -116,7 +115,7 @@ def check_texts(bundle: FlowBundle) -> Iterator[FlowError]:
                                           f"unknown placeholder {sorted(unknown)[0]!r}")
 
 
-def check_holds(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_holds(bundle: FlowBundle) -> Iterator[DataError]:
     """Every hold length a flow offers lies inside the range it declares for the exercise."""
     for ex_name, exercise in bundle.flow.exercises.items():
         low, high = exercise.range
@@ -127,7 +126,7 @@ def check_holds(bundle: FlowBundle) -> Iterator[FlowError]:
                     f"hold of {seconds} s is outside the declared range {low}-{high} s")
 
 
-def check_reachable(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_reachable(bundle: FlowBundle) -> Iterator[DataError]:
     flow = bundle.flow
     if flow.start not in flow.states:
         return
@@ -144,14 +143,14 @@ def check_reachable(bundle: FlowBundle) -> Iterator[FlowError]:
             yield bundle.flow_source.error(("states", name), "state is unreachable from the start")
 
 
-def check_dead_ends(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_dead_ends(bundle: FlowBundle) -> Iterator[DataError]:
     for name, state in bundle.flow.states.items():
         if state.kind == "step" and not state.choices:
             yield bundle.flow_source.error(("states", name),
                                            "non-final state with no way out (no choices)")
 
 
-def check_safety(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_safety(bundle: FlowBundle) -> Iterator[DataError]:
     """The safety proofs of flows/safety.yaml, each with a counter-example path."""
     flow, safety, src = bundle.flow, bundle.safety, bundle.flow_source
     states = flow.states
@@ -159,6 +158,8 @@ def check_safety(bundle: FlowBundle) -> Iterator[FlowError]:
         if name not in states:
             yield bundle.safety_source.error(("screening",), f"unknown state {name!r}")
             return
+    if flow.start not in states:
+        return  # reported by check_references
     outcomes = outcome_states(bundle.triage)
     if any(name not in states for name in outcomes):
         return  # reported by check_triage

@@ -43,13 +43,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from back_care_guide.data import flows_dir
+from back_care_guide.data.location import LEXICONS_DIR
 from back_care_guide.safety.detection import NOTHING, STRENGTH, UNREADABLE, Mention, Reading, Status
 from back_care_guide.safety.detector_config import Context, DetectorConfig, History, Rule, load_config
 from back_care_guide.safety.detector_lexicon import Cue, Labels, Match, PhraseTrie
 from back_care_guide.safety.text_fuzzy import FuzzyIndex
 from back_care_guide.safety.text_normalize import COMMA, Sentence, phrase_tokens, split_sentences
 
-__all__ = ["KeywordDetector", "default_detector", "default_lexicon_path", "load_detector"]
+__all__ = ["KeywordDetector", "default_detector", "load_detector"]
 
 _LOG = logging.getLogger(__name__)
 _NEGATIONS = frozenset({Cue.NEG_PRE, Cue.NEG_POST, Cue.NEG_POST_FINAL})
@@ -59,19 +61,15 @@ _STARTER = Labels(concepts=frozenset({"starter"}))
 _PAST = frozenset({Context.PAST, Context.RECENT})
 
 
-def default_lexicon_path(language: str = "en") -> Path:
-    """``flows/detector/<language>.yaml`` in the repository."""
-    return Path(__file__).resolve().parents[1] / "flows" / "detector" / f"{language}.yaml"
-
-
 def load_detector(path: Path) -> KeywordDetector:
-    """Build a detector from a lexicon file; ``ValueError`` names file, line and key."""
-    return KeywordDetector(load_config(path))
+    """Build a detector from a lexicon file; a ``DataError`` names file, line and key."""
+    return KeywordDetector(load_config(path).value)
 
 
 def default_detector() -> KeywordDetector:
-    """The English detector. Loading compiles the lexicon: do it once at start-up."""
-    return load_detector(default_lexicon_path("en"))
+    """The English detector of the package's own data. Loading compiles the lexicon: do it
+    once at start-up."""
+    return load_detector(flows_dir() / LEXICONS_DIR / "en.yaml")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,37 +1,35 @@
 """Read and validate a detector lexicon (``flows/detector/<lang>.yaml``).
 
-The file is parsed at the YAML node level rather than with ``safe_load`` so that every
-error can name the file, the line and the key, for example::
+The lexicon goes through the one data loader, so every error names the file, the line and
+the key, for example::
 
-    flows/detector/en.yaml:212: signs.leg_numbness.rules[1].all: unknown concept 'nmb'
+    flows/detector/en.yaml:212: signs.leg_numbness.rules.1.all.0: unknown concept 'nmb'
 
-The lexicon is clinical content: an unknown concept or a misspelt key must stop the bot
-from starting instead of silently weakening the detector. Which sign ids must be present
-is checked against ``flows/triage.yaml`` by ``python -m back_care_guide check``, not here: the loader
-knows nothing about tiers.
+Pydantic checks the shape; :class:`_Builder` then expands ``{slot}`` templates and
+resolves concept names. The lexicon is clinical content: an unknown concept or a misspelt
+key must stop the bot from starting instead of silently weakening the detector. Which sign
+ids must be present is checked against ``flows/triage.yaml`` by ``python -m back_care_guide
+check``, not here: the loader knows nothing about tiers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import product
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Annotated
 
-import yaml
+from pydantic import Field, StringConstraints
 
+from back_care_guide.data import KeyPath, Loaded, Source, StrictModel, load
 from back_care_guide.safety.detector_lexicon import Cue
 from back_care_guide.safety.text_fuzzy import Band
 from back_care_guide.safety.text_normalize import phrase_tokens
 
-T = TypeVar("T")
-
 _SLOT = re.compile(r"\{([a-z0-9_]+)\}")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_PHRASE_CUES = tuple(Cue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +103,6 @@ class SignRules:
 
 @dataclass(frozen=True, slots=True)
 class DetectorConfig:
-    origin: str
     language: str
     fuzzy: FuzzyConfig
     cues: CueConfig
@@ -113,280 +110,175 @@ class DetectorConfig:
     signs: tuple[SignRules, ...]  # in file order: the order of a reading's mentions
 
 
-def load_config(path: Path) -> DetectorConfig:
-    """Read a lexicon file; raises ``ValueError`` naming file, line and key on errors."""
-    return parse_config(path.read_text(encoding="utf-8"), str(path))
+def load_config(path: Path) -> Loaded[DetectorConfig]:
+    """Read a lexicon file; a :class:`~back_care_guide.data.DataError` names file, line and key.
+
+    Every scalar is read as written (``no`` and ``7`` are words here, see
+    :func:`~back_care_guide.data.load_source`).
+    """
+    lexicon = load(path, _Lexicon, plain_text=True)
+    return Loaded(_Builder(lexicon.source, lexicon.value).config(), lexicon.source)
 
 
-def parse_config(text: str, origin: str) -> DetectorConfig:
-    """Parse lexicon YAML text; ``origin`` names the source in error messages."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{origin}{line}: (document): invalid YAML: {error}") from None
-    return _Reader(origin).document(root)
+# --- the schema --------------------------------------------------------------------------
+
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+_Phrases = Annotated[tuple[_Text, ...], Field(min_length=1)]
+_ConceptGroup = _Text | _Phrases  # one concept name or a list: any of them
 
 
-class _Reader:
-    """Typed access to YAML nodes that reports errors as ``file:line: key: problem``."""
+class _Band(StrictModel):
+    min_length: int = Field(ge=1)
+    max_distance: int = Field(ge=0, le=2)
 
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
-        self._slots: dict[str, tuple[str, ...]] = {}
-        self._concepts: set[str] = set()
-        # Line of the key that holds a value node: "signs:" rather than its first child.
-        self._key_lines: dict[int, int] = {}
 
-    def fail(self, node: yaml.Node | None, key: str, problem: str) -> NoReturn:
-        if node is None:
-            raise ValueError(f"{self.origin}: {key}: {problem}")
-        line = self._key_lines.get(id(node), node.start_mark.line) + 1
-        raise ValueError(f"{self.origin}:{line}: {key}: {problem}")
+class _Fuzzy(StrictModel):
+    bands: tuple[_Band, ...] = Field(min_length=1)
+    same_first_letter: bool
+    never_correct: _Phrases = ()
+    phrase_words: _Phrases = ()
 
-    # --- the document --------------------------------------------------------------------
 
-    def document(self, root: yaml.Node | None) -> DetectorConfig:
-        if root is None:
-            self.fail(None, "(document)", "the file is empty")
-        fields = self.mapping(
-            root, "(document)", required={"language", "fuzzy", "cues", "concepts", "signs"},
-            optional={"version", "slots"},
-        )
-        if "slots" in fields:
-            self._slots = self.slots(fields["slots"], "slots")
-        concepts = self.concepts(fields["concepts"], "concepts")
-        self._concepts = {concept.name for concept in concepts}
+class _Cues(StrictModel):
+    """One list of phrases per :class:`Cue` and :class:`Context`, and the question cues."""
+
+    negation_window: int = Field(ge=1)
+    negation_pre: _Phrases
+    negation_post: _Phrases
+    negation_post_final: _Phrases
+    terminators: _Phrases
+    hedges: _Phrases
+    pseudo: _Phrases
+    question_starters: _Phrases
+    question_words: _Phrases
+    report: _Phrases
+    report_blockers: _Phrases
+    past: _Phrases
+    past_recent: _Phrases
+    resolved: _Phrases
+    ongoing: _Phrases
+    first_person: _Phrases
+    other_person: _Phrases
+
+
+class _Concept(StrictModel):
+    terms: _Phrases
+    fuzzy: bool = False
+    negatable: bool = True
+
+
+class _Rule(StrictModel):
+    all: tuple[_ConceptGroup, ...] = Field(min_length=1)
+    unless: _ConceptGroup | None = None
+
+
+class _Sign(StrictModel):
+    rules: tuple[_Rule, ...] = Field(min_length=1)
+    partial: tuple[_Rule, ...] = Field(default=(), min_length=1)
+    history: History = History.HEDGED
+
+
+class _Lexicon(StrictModel):
+    version: int = 1
+    language: _Text
+    slots: dict[_Name, _Phrases] = Field(default_factory=dict)
+    fuzzy: _Fuzzy
+    cues: _Cues
+    concepts: dict[_Name, _Concept] = Field(min_length=1)
+    signs: dict[_Name, _Sign] = Field(min_length=1)
+
+
+# --- from the schema to the detector's configuration ---------------------------------------
+
+
+class _Builder:
+    """Expands slots and resolves concept names; errors point at the phrase or name."""
+
+    def __init__(self, source: Source, lexicon: _Lexicon) -> None:
+        self.source = source
+        self.lexicon = lexicon
+        self.concept_names = frozenset(lexicon.concepts)
+        for name, values in lexicon.slots.items():
+            for i, value in enumerate(values):
+                if _SLOT.search(value):
+                    raise source.error(("slots", name, i), "a slot value cannot use another slot")
+
+    def config(self) -> DetectorConfig:
+        lexicon, cues = self.lexicon, self.lexicon.cues
+
+        def phrases(name: str) -> tuple[str, ...]:
+            return self.phrases(("cues", name), getattr(cues, name))
+
         return DetectorConfig(
-            origin=self.origin,
-            language=self.string(fields["language"], "language"),
-            fuzzy=self.fuzzy(fields["fuzzy"], "fuzzy"),
-            cues=self.cues(fields["cues"], "cues"),
-            concepts=concepts,
-            signs=self.signs(fields["signs"], "signs"),
-        )
-
-    def fuzzy(self, node: yaml.Node, key: str) -> FuzzyConfig:
-        fields = self.mapping(
-            node,
-            key,
-            required={"bands", "same_first_letter"},
-            optional={"never_correct", "phrase_words"},
-        )
-        bands = self.sequence(fields["bands"], f"{key}.bands", self.band)
-        never = fields.get("never_correct")
-        phrase_words = fields.get("phrase_words")
-        return FuzzyConfig(
-            bands=bands,
-            same_first_letter=self.boolean(fields["same_first_letter"], f"{key}.same_first_letter"),
-            never_correct=frozenset(self.words(never, f"{key}.never_correct") if never else ()),
-            phrase_words=frozenset(
-                self.words(phrase_words, f"{key}.phrase_words") if phrase_words else ()
+            language=lexicon.language,
+            fuzzy=FuzzyConfig(
+                bands=tuple(Band(band.min_length, band.max_distance) for band in lexicon.fuzzy.bands),
+                same_first_letter=lexicon.fuzzy.same_first_letter,
+                never_correct=self.words(("fuzzy", "never_correct"), lexicon.fuzzy.never_correct),
+                phrase_words=self.words(("fuzzy", "phrase_words"), lexicon.fuzzy.phrase_words),
+            ),
+            cues=CueConfig(
+                phrases={cue: phrases(cue.value) for cue in Cue},
+                negation_window=cues.negation_window,
+                question_starters=phrases("question_starters"),
+                question_words=phrases("question_words"),
+                report=phrases("report"),
+                report_blockers=phrases("report_blockers"),
+                context={context: phrases(context.value) for context in Context},
+            ),
+            concepts=tuple(
+                Concept(name, self.phrases(("concepts", name, "terms"), concept.terms),
+                        concept.fuzzy, concept.negatable)
+                for name, concept in lexicon.concepts.items()
+            ),
+            signs=tuple(
+                SignRules(name, self.rules(("signs", name, "rules"), sign.rules),
+                          self.rules(("signs", name, "partial"), sign.partial), sign.history)
+                for name, sign in lexicon.signs.items()
             ),
         )
 
-    def band(self, node: yaml.Node, key: str) -> Band:
-        fields = self.mapping(node, key, required={"min_length", "max_distance"})
-        min_length = self.integer(fields["min_length"], f"{key}.min_length", minimum=1)
-        max_distance = self.integer(fields["max_distance"], f"{key}.max_distance", minimum=0)
-        if max_distance > 2:
-            self.fail(fields["max_distance"], f"{key}.max_distance", "at most 2 is supported")
-        return Band(min_length, max_distance)
-
-    def slots(self, node: yaml.Node, key: str) -> dict[str, tuple[str, ...]]:
-        slots: dict[str, tuple[str, ...]] = {}
-        for name, value in self.named(node, key).items():
-            values = self.strings(value, f"{key}.{name}")
-            if any(_SLOT.search(item) for item in values):
-                self.fail(value, f"{key}.{name}", "a slot value cannot use another slot")
-            slots[name] = values
-        return slots
-
-    def cues(self, node: yaml.Node, key: str) -> CueConfig:
-        lists = {"question_starters", "question_words", "report", "report_blockers"}
-        contexts = {context.value for context in Context}
-        fields = self.mapping(
-            node,
-            key,
-            required={cue.value for cue in _PHRASE_CUES} | lists | contexts | {"negation_window"},
-        )
-        return CueConfig(
-            phrases={cue: self.phrases(fields[cue.value], f"{key}.{cue.value}") for cue in Cue},
-            negation_window=self.integer(
-                fields["negation_window"], f"{key}.negation_window", minimum=1
-            ),
-            question_starters=self.phrases(fields["question_starters"], f"{key}.question_starters"),
-            question_words=self.phrases(fields["question_words"], f"{key}.question_words"),
-            report=self.phrases(fields["report"], f"{key}.report"),
-            report_blockers=self.phrases(fields["report_blockers"], f"{key}.report_blockers"),
-            context={
-                context: self.phrases(fields[context.value], f"{key}.{context.value}")
-                for context in Context
-            },
-        )
-
-    def concepts(self, node: yaml.Node, key: str) -> tuple[Concept, ...]:
-        concepts = []
-        for name, value in self.named(node, key).items():
-            fields = self.mapping(
-                value, f"{key}.{name}", required={"terms"}, optional={"fuzzy", "negatable"}
-            )
-            fuzzy = fields.get("fuzzy")
-            negatable = fields.get("negatable")
-            concepts.append(
-                Concept(
-                    name=name,
-                    terms=self.phrases(fields["terms"], f"{key}.{name}.terms"),
-                    fuzzy=self.boolean(fuzzy, f"{key}.{name}.fuzzy") if fuzzy else False,
-                    negatable=(
-                        self.boolean(negatable, f"{key}.{name}.negatable") if negatable else True
-                    ),
-                )
-            )
-        return tuple(concepts)
-
-    def signs(self, node: yaml.Node, key: str) -> tuple[SignRules, ...]:
-        return tuple(
-            self.sign(value, f"{key}.{name}", name)
-            for name, value in self.named(node, key).items()
-        )
-
-    def sign(self, node: yaml.Node, key: str, name: str) -> SignRules:
-        fields = self.mapping(node, key, required={"rules"}, optional={"partial", "history"})
-        partial = fields.get("partial")
-        history = fields.get("history")
-        return SignRules(
-            sign=name,
-            rules=self.sequence(fields["rules"], f"{key}.rules", self.rule),
-            partial=self.sequence(partial, f"{key}.partial", self.rule) if partial else (),
-            history=self.history(history, f"{key}.history") if history else History.HEDGED,
-        )
-
-    def history(self, node: yaml.Node, key: str) -> History:
-        value = self.string(node, key)
-        if value not in set(History):
-            allowed = ", ".join(history.value for history in History)
-            self.fail(node, key, f"unknown value {value!r} (allowed: {allowed})")
-        return History(value)
-
-    def rule(self, node: yaml.Node, key: str) -> Rule:
-        fields = self.mapping(node, key, required={"all"}, optional={"unless"})
-        groups = self.sequence(fields["all"], f"{key}.all", self.concept_group)
-        unless = fields.get("unless")
-        return Rule(
-            key=groups[0],
-            context=groups[1:],
-            unless=self.concept_group(unless, f"{key}.unless") if unless else frozenset(),
-        )
-
-    def concept_group(self, node: yaml.Node, key: str) -> frozenset[str]:
-        names = (self.string(node, key),) if isinstance(node, yaml.ScalarNode) else (
-            self.strings(node, key)
-        )
-        for name in names:
-            if name not in self._concepts:
-                self.fail(node, key, f"unknown concept {name!r}")
-        return frozenset(names)
-
-    # --- phrases -------------------------------------------------------------------------
-
-    def phrases(self, node: yaml.Node, key: str) -> tuple[str, ...]:
-        """A list of phrases with ``{slot}`` templates expanded."""
+    def phrases(self, path: KeyPath, items: Sequence[str]) -> tuple[str, ...]:
+        """The phrases with ``{slot}`` templates expanded, without repeats."""
         expanded: list[str] = []
-        for item, phrase in zip(self.items(node, key), self.strings(node, key), strict=True):
-            for variant in self.expand(item, key, phrase):
+        for i, phrase in enumerate(items):
+            for variant in self.expand((*path, i), phrase):
                 if not phrase_tokens(variant):
-                    self.fail(item, key, f"phrase {phrase!r} has no words")
+                    raise self.source.error((*path, i), f"phrase {phrase!r} has no words")
                 expanded.append(variant)
         return tuple(dict.fromkeys(expanded))
 
-    def expand(self, node: yaml.Node, key: str, phrase: str) -> list[str]:
-        names = _SLOT.findall(phrase)
-        for name in names:
-            if name not in self._slots:
-                self.fail(node, key, f"unknown slot {{{name}}} in {phrase!r}")
+    def expand(self, path: KeyPath, phrase: str) -> list[str]:
+        slots = self.lexicon.slots
+        for name in _SLOT.findall(phrase):
+            if name not in slots:
+                raise self.source.error(path, f"unknown slot {{{name}}} in {phrase!r}")
         pieces = _SLOT.split(phrase)  # literal, name, literal, name, ..., literal
-        choices = [
-            (piece,) if index % 2 == 0 else self._slots[piece]
-            for index, piece in enumerate(pieces)
-        ]
+        choices = [(piece,) if index % 2 == 0 else slots[piece] for index, piece in enumerate(pieces)]
         return [" ".join("".join(parts).split()) for parts in product(*choices)]
 
-    def words(self, node: yaml.Node, key: str) -> tuple[str, ...]:
-        words = self.strings(node, key)
-        for word in words:
-            if len(phrase_tokens(word)) != 1:
-                self.fail(node, key, f"{word!r} is not a single word")
-        return tuple(phrase_tokens(word)[0] for word in words)
+    def words(self, path: KeyPath, items: Sequence[str]) -> frozenset[str]:
+        words: set[str] = set()
+        for i, word in enumerate(items):
+            tokens = phrase_tokens(word)
+            if len(tokens) != 1:
+                raise self.source.error((*path, i), f"{word!r} is not a single word")
+            words.add(tokens[0])
+        return frozenset(words)
 
-    # --- YAML node access ------------------------------------------------------------------
+    def rules(self, path: KeyPath, rules: Sequence[_Rule]) -> tuple[Rule, ...]:
+        built = []
+        for i, rule in enumerate(rules):
+            groups = [self.group((*path, i, "all", j), group) for j, group in enumerate(rule.all)]
+            unless = self.group((*path, i, "unless"), rule.unless) if rule.unless else frozenset()
+            built.append(Rule(key=groups[0], context=tuple(groups[1:]), unless=unless))
+        return tuple(built)
 
-    def mapping(
-        self, node: yaml.Node, key: str, required: set[str], optional: Set[str] = frozenset()
-    ) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, key, "expected a mapping")
-        fields: dict[str, yaml.Node] = {}
-        for key_node, value in node.value:
-            name = self.string(key_node, key)
-            if name in fields:
-                self.fail(key_node, f"{key}.{name}", "duplicate key")
-            if name not in required | optional:
-                allowed = ", ".join(sorted(required | optional))
-                self.fail(key_node, f"{key}.{name}", f"unknown key (allowed: {allowed})")
-            self._key_lines[id(value)] = key_node.start_mark.line
-            fields[name] = value
-        for name in sorted(required - fields.keys()):
-            self.fail(node, f"{key}.{name}", "required key is missing")
-        return fields
-
-    def named(self, node: yaml.Node, key: str) -> dict[str, yaml.Node]:
-        """A mapping whose keys are names chosen by the author (concepts, slots, signs)."""
-        if not isinstance(node, yaml.MappingNode) or not node.value:
-            self.fail(node, key, "expected a non-empty mapping")
-        fields: dict[str, yaml.Node] = {}
-        for key_node, value in node.value:
-            name = self.string(key_node, key)
-            if not _NAME.match(name):
-                self.fail(key_node, f"{key}.{name}", "names use lower-case letters, digits, _")
-            if name in fields:
-                self.fail(key_node, f"{key}.{name}", "duplicate key")
-            self._key_lines[id(value)] = key_node.start_mark.line
-            fields[name] = value
-        return fields
-
-    def items(self, node: yaml.Node, key: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
-            self.fail(node, key, "expected a non-empty list")
-        return list(node.value)
-
-    def sequence(
-        self, node: yaml.Node, key: str, read: Callable[[yaml.Node, str], T]
-    ) -> tuple[T, ...]:
-        return tuple(read(item, f"{key}[{i}]") for i, item in enumerate(self.items(node, key)))
-
-    def strings(self, node: yaml.Node, key: str) -> tuple[str, ...]:
-        return self.sequence(node, key, self.string)
-
-    def string(self, node: yaml.Node, key: str) -> str:
-        """The scalar's text as written: a phrase ``no`` or ``on`` is a word, not a bool."""
-        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
-            self.fail(node, key, "expected a string")
-        value = str(node.value).strip()
-        if not value:
-            self.fail(node, key, "empty string")
-        return value
-
-    def integer(self, node: yaml.Node, key: str, minimum: int) -> int:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
-            self.fail(node, key, "expected an integer")
-        value = int(node.value)
-        if value < minimum:
-            self.fail(node, key, f"must be at least {minimum}")
-        return value
-
-    def boolean(self, node: yaml.Node, key: str) -> bool:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
-            self.fail(node, key, "expected true or false")
-        return str(node.value).lower() in {"true", "yes", "on"}
+    def group(self, path: KeyPath, group: str | tuple[str, ...]) -> frozenset[str]:
+        names = (group,) if isinstance(group, str) else group
+        for i, name in enumerate(names):
+            if name not in self.concept_names:
+                where = path if isinstance(group, str) else (*path, i)
+                raise self.source.error(where, f"unknown concept {name!r}")
+        return frozenset(names)

@@ -1,43 +1,35 @@
 """Emergency (ambulance) numbers by country, loaded from ``flows/emergency_numbers.yaml``.
 
 The data file is the single source of truth; this module only loads it, checks its
-schema strictly (every error names the file, the key and the line) and answers
+schema strictly (every error names the file, the line and the key) and answers
 look-ups. It holds no user-facing text.
 
-The file is read node by node (``yaml.compose``) rather than with ``safe_load`` so
-that errors can point at a line, and so that YAML 1.1 surprises are rejected instead
-of silently accepted: an unquoted ``000`` would load as the integer ``0`` and an
-unquoted ``NO`` (Norway) as ``False``.
+YAML 1.1 surprises are rejected instead of silently accepted: an unquoted ``000`` would
+load as the integer ``0`` and an unquoted ``NO`` (Norway) as ``False``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final, Literal
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from back_care_guide.data import KeyPath, Loaded, StrictModel, flows_dir, load
+from back_care_guide.data.location import NUMBERS_FILE
+from back_care_guide.data.source import dotted
 
 __all__ = [
-    "DEFAULT_PATH",
     "Country",
     "DefaultNumber",
     "EmergencyNumbers",
     "default_numbers",
 ]
-
-DEFAULT_PATH: Final = Path(__file__).resolve().parents[1] / "flows" / "emergency_numbers.yaml"
-
-SCHEMA_VERSION: Final = 1
-
-_STR_TAG: Final = "tag:yaml.org,2002:str"
-_INT_TAG: Final = "tag:yaml.org,2002:int"
-_BOOL_TAG: Final = "tag:yaml.org,2002:bool"
 
 _CODE_RE: Final = re.compile(r"[A-Z]{2}")
 _NUMBER_RE: Final = re.compile(r"[0-9]{2,6}")
@@ -94,8 +86,9 @@ class EmergencyNumbers:
 
     @classmethod
     def load(cls, path: Path) -> EmergencyNumbers:
-        """Load and check ``path``. Raises ``ValueError`` naming file, key and line."""
-        return _Loader(path).load()
+        """Load and check ``path``; a :class:`~back_care_guide.data.DataError` names file,
+        line and key."""
+        return _build(load(path, _NumbersFile))
 
     # -- look-ups -----------------------------------------------------------------------
 
@@ -180,8 +173,8 @@ class EmergencyNumbers:
 
 @cache
 def default_numbers() -> EmergencyNumbers:
-    """The project's data file, loaded once per process."""
-    return EmergencyNumbers.load(DEFAULT_PATH)
+    """The package's own data file, loaded once per process."""
+    return EmergencyNumbers.load(flows_dir() / NUMBERS_FILE)
 
 
 # -- text normalization ----------------------------------------------------------------
@@ -240,257 +233,58 @@ def _split_flags(text: str) -> tuple[list[str], str]:
 # -- loading and schema checks ---------------------------------------------------------
 
 
-class _Loader:
-    """Walks the composed YAML node tree; every error carries file, key and line."""
+def _quoted(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"phone number {value} must be a quoted string "
+                         "(unquoted, YAML reads 000 as 0)")
+    return value
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
 
-    def error(self, node: Node | None, key: str, problem: str) -> ValueError:
-        line = node.start_mark.line + 1 if node is not None and node.start_mark else 1
-        return ValueError(f"{self.path}:{line}: {key}: {problem}")
+def _short_number(value: str) -> str:
+    if not _NUMBER_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a short number of 2-6 digits")
+    return value
 
-    # -- entry point --
 
-    def load(self) -> EmergencyNumbers:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"{self.path}: cannot read emergency numbers: {exc}") from exc
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 1
-            raise ValueError(f"{self.path}:{line}: <yaml>: {exc.problem or exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{self.path}:1: <yaml>: {exc}") from exc
-        if root is None:
-            raise self.error(None, "<root>", "file is empty")
+def _country_code(value: str) -> str:
+    if not _CODE_RE.fullmatch(value):
+        raise ValueError("country key must be an ISO 3166-1 alpha-2 code like 'DE'")
+    return value
 
-        top = self.mapping(root, "<root>")
-        self.only_keys(
-            root,
-            top,
-            "",
-            required=("version", "sources", "defaults", "countries"),
-            optional=("ambiguous",),
-        )
 
-        version_node = top["version"][1]
-        if self.integer(version_node, "version") != SCHEMA_VERSION:
-            raise self.error(version_node, "version", f"must be {SCHEMA_VERSION}")
-        self.sources(top["sources"][1])
-        defaults = self.defaults(top["defaults"][1])
-        countries, names = self.countries(top["countries"][1])
-        ambiguous = self.ambiguous(top["ambiguous"][1]) if "ambiguous" in top else []
-        return self.build(countries, names, ambiguous, defaults)
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_Number = Annotated[str, StringConstraints(strip_whitespace=True), BeforeValidator(_quoted),
+                    AfterValidator(_short_number)]
+_Code = Annotated[str, AfterValidator(_country_code)]
 
-    # -- sections --
 
-    def sources(self, node: Node) -> None:
-        items = self.sequence(node, "sources", non_empty=True)
-        for i, item in enumerate(items):
-            key = f"sources[{i}]"
-            fields = self.mapping(item, key)
-            self.only_keys(
-                item, fields, key, required=("name",), optional=("publisher", "url", "note")
-            )
-            for name, (_, value) in fields.items():
-                self.string(value, f"{key}.{name}")
+class _Reference(StrictModel):
+    """Where the numbers come from (documentation for reviewers; not used at run time)."""
 
-    def defaults(self, node: Node) -> list[DefaultNumber]:
-        result: list[DefaultNumber] = []
-        seen: set[str] = set()
-        for i, item in enumerate(self.sequence(node, "defaults", non_empty=True)):
-            key = f"defaults[{i}]"
-            fields = self.mapping(item, key)
-            self.only_keys(item, fields, key, required=("number", "where"))
-            number_node = fields["number"][1]
-            number = self.number(number_node, f"{key}.number")
-            if number in seen:
-                raise self.error(number_node, f"{key}.number", f"duplicate number {number!r}")
-            seen.add(number)
-            result.append(DefaultNumber(number, self.string(fields["where"][1], f"{key}.where")))
-        return result
+    name: _Text
+    publisher: _Text | None = None
+    url: _Text | None = None
+    note: _Text | None = None
 
-    def countries(self, node: Node) -> tuple[list[Country], list[_Name]]:
-        """The countries, plus every text that names one (code, name, aliases)."""
-        entries = self.mapping(node, "countries")
-        if not entries:
-            raise self.error(node, "countries", "must list at least one country")
-        countries: list[Country] = []
-        names: list[_Name] = []
-        for code, (code_node, value) in entries.items():
-            key = f"countries.{code}"
-            if not _CODE_RE.fullmatch(code):
-                raise self.error(
-                    code_node, key, "country key must be an ISO 3166-1 alpha-2 code like 'DE'"
-                )
-            names.append(_Name(code.lower(), code, code_node, key, is_code=True))
-            fields = self.mapping(value, key)
-            self.only_keys(
-                value, fields, key, required=("name", "numbers"), optional=("aliases", "common")
-            )
 
-            name_node = fields["name"][1]
-            name = self.string(name_node, f"{key}.name")
-            names.append(_Name(_normalize(name), code, name_node, f"{key}.name"))
+class _Default(StrictModel):
+    number: _Number
+    where: _Text
 
-            if "aliases" in fields:
-                for i, alias_node in enumerate(
-                    self.sequence(fields["aliases"][1], f"{key}.aliases")
-                ):
-                    alias_key = f"{key}.aliases[{i}]"
-                    alias = _normalize(self.string(alias_node, alias_key))
-                    if not alias:
-                        raise self.error(alias_node, alias_key, "alias has no letters or digits")
-                    names.append(_Name(alias, code, alias_node, alias_key))
 
-            numbers: list[str] = []
-            numbers_key = f"{key}.numbers"
-            for i, number_node in enumerate(
-                self.sequence(fields["numbers"][1], numbers_key, non_empty=True)
-            ):
-                number = self.number(number_node, f"{numbers_key}[{i}]")
-                if number in numbers:
-                    raise self.error(
-                        number_node, f"{numbers_key}[{i}]", f"duplicate number {number!r}"
-                    )
-                numbers.append(number)
+class _Country(StrictModel):
+    name: _Text
+    numbers: tuple[_Number, ...] = Field(min_length=1)
+    aliases: tuple[_Text, ...] = ()
+    common: bool = Field(default=False, strict=True)
 
-            common = (
-                self.boolean(fields["common"][1], f"{key}.common") if "common" in fields else False
-            )
-            countries.append(Country(code, name, tuple(numbers), common))
-        return countries, names
 
-    def ambiguous(self, node: Node) -> list[tuple[str, Node, str]]:
-        result: list[tuple[str, Node, str]] = []
-        for i, item in enumerate(self.sequence(node, "ambiguous")):
-            key = f"ambiguous[{i}]"
-            text = _normalize(self.string(item, key))
-            if not text:
-                raise self.error(item, key, "entry has no letters or digits")
-            result.append((text, item, key))
-        return result
-
-    def build(
-        self,
-        countries: list[Country],
-        names: Sequence[_Name],
-        ambiguous: Iterable[tuple[str, Node, str]],
-        defaults: list[DefaultNumber],
-    ) -> EmergencyNumbers:
-        exact: dict[str, str | None] = {}
-        owner: dict[str, _Name] = {}  # normalized text -> where it was first defined
-        # Names and aliases first, then ISO codes, so a clash is reported at the later one.
-        for entry in sorted(names, key=lambda n: n.is_code):
-            first = owner.get(entry.text)
-            if first is not None and first.code != entry.code:
-                raise self.error(
-                    entry.node,
-                    entry.key,
-                    f"{entry.text!r} already names {first.code} ({first.key})",
-                )
-            exact[entry.text] = entry.code
-            owner.setdefault(entry.text, entry)
-        # Names and aliases also match inside longer text; bare ISO codes only on their own.
-        phrases: dict[tuple[str, ...], str | None] = {
-            tuple(text.split(" ")): entry.code for text, entry in owner.items() if not entry.is_code
-        }
-        for text, node, key in ambiguous:
-            first = owner.get(text)
-            if first is not None and not first.is_code:
-                raise self.error(
-                    node, key, f"{text!r} is a name or alias of {first.code} ({first.key})"
-                )
-            exact[text] = None  # a lowercase ISO code that is also a word: only "NO" resolves
-            phrases[tuple(text.split(" "))] = None
-        return EmergencyNumbers(
-            countries=countries, defaults=defaults, exact=exact, phrases=phrases
-        )
-
-    # -- node helpers --
-
-    def mapping(self, node: Node, key: str) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            raise self.error(node, key, f"expected a mapping, got {_describe(node)}")
-        result: dict[str, tuple[Node, Node]] = {}
-        prefix = f"{key}." if key and key != "<root>" else ""
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
-                raw = key_node.value if isinstance(key_node, ScalarNode) else "?"
-                raise self.error(
-                    key_node,
-                    f"{prefix}{raw}",
-                    f"key must be a string, got {_describe(key_node)} (quote it)",
-                )
-            name = str(key_node.value)
-            if name in result:
-                raise self.error(key_node, f"{prefix}{name}", "duplicate key")
-            result[name] = (key_node, value_node)
-        return result
-
-    def only_keys(
-        self,
-        node: Node,
-        fields: dict[str, tuple[Node, Node]],
-        key: str,
-        *,
-        required: Sequence[str],
-        optional: Sequence[str] = (),
-    ) -> None:
-        prefix = f"{key}." if key else ""
-        for name, (key_node, _) in fields.items():
-            if name not in required and name not in optional:
-                allowed = ", ".join([*required, *optional])
-                raise self.error(key_node, f"{prefix}{name}", f"unknown key (allowed: {allowed})")
-        missing = [name for name in required if name not in fields]
-        if missing:
-            raise self.error(node, f"{prefix}{missing[0]}", "required key is missing")
-
-    def sequence(self, node: Node, key: str, *, non_empty: bool = False) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            raise self.error(node, key, f"expected a list, got {_describe(node)}")
-        items = list(node.value)
-        if non_empty and not items:
-            raise self.error(node, key, "must not be empty")
-        return items
-
-    def string(self, node: Node, key: str) -> str:
-        if not isinstance(node, ScalarNode) or node.tag != _STR_TAG:
-            raise self.error(node, key, f"expected a string, got {_describe(node)} (quote it)")
-        value = str(node.value).strip()
-        if not value:
-            raise self.error(node, key, "must not be empty")
-        return value
-
-    def number(self, node: Node, key: str) -> str:
-        if isinstance(node, ScalarNode) and node.tag == _INT_TAG:
-            raise self.error(
-                node,
-                key,
-                f"phone number {node.value} must be a quoted string "
-                "(unquoted, YAML reads 000 as 0)",
-            )
-        value = self.string(node, key)
-        if not _NUMBER_RE.fullmatch(value):
-            raise self.error(node, key, f"{value!r} is not a short number of 2-6 digits")
-        return value
-
-    def integer(self, node: Node, key: str) -> int:
-        if not isinstance(node, ScalarNode) or node.tag != _INT_TAG:
-            raise self.error(node, key, f"expected an integer, got {_describe(node)}")
-        try:
-            return int(str(node.value).replace("_", ""), 10)
-        except ValueError:
-            raise self.error(node, key, f"expected a decimal integer, got {node.value!r}") from None
-
-    def boolean(self, node: Node, key: str) -> bool:
-        if not isinstance(node, ScalarNode) or node.tag != _BOOL_TAG:
-            raise self.error(node, key, f"expected true or false, got {_describe(node)}")
-        return yaml.SafeLoader.bool_values[str(node.value).lower()]
+class _NumbersFile(StrictModel):
+    version: Literal[1]
+    sources: tuple[_Reference, ...] = Field(min_length=1)
+    defaults: tuple[_Default, ...] = Field(min_length=1)
+    countries: dict[_Code, _Country] = Field(min_length=1)
+    ambiguous: tuple[_Text, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,17 +293,64 @@ class _Name:
 
     text: str  # normalized
     code: str
-    node: Node
-    key: str
+    path: KeyPath  # where it is written
     is_code: bool = False
 
 
-def _describe(node: Node | None) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if isinstance(node, ScalarNode):
-        kind = node.tag.rsplit(":", 1)[-1]
-        return f"{kind} {node.value!r}"
-    return "nothing"
+def _build(loaded: Loaded[_NumbersFile]) -> EmergencyNumbers:
+    """The checks the schema cannot make (duplicates, clashes), then the look-up tables."""
+    data, source = loaded.value, loaded.source
+    _unique(loaded, [(d.number, ("defaults", i, "number")) for i, d in enumerate(data.defaults)])
+    names: list[_Name] = []
+    for code, country in data.countries.items():
+        key: KeyPath = ("countries", code)
+        _unique(loaded, [(n, (*key, "numbers", i)) for i, n in enumerate(country.numbers)])
+        names.append(_Name(code.lower(), code, key, is_code=True))
+        names.append(_Name(_normalize(country.name), code, (*key, "name")))
+        for i, alias in enumerate(country.aliases):
+            names.append(_Name(_words(loaded, alias, (*key, "aliases", i)), code, (*key, "aliases", i)))
+
+    exact: dict[str, str | None] = {}
+    owner: dict[str, _Name] = {}  # normalized text -> where it was first defined
+    # Names and aliases first, then ISO codes, so a clash is reported at the later one.
+    for entry in sorted(names, key=lambda n: n.is_code):
+        first = owner.get(entry.text)
+        if first is not None and first.code != entry.code:
+            raise source.error(entry.path, f"{entry.text!r} already names {first.code} "
+                                           f"({dotted(first.path)})")
+        exact[entry.text] = entry.code
+        owner.setdefault(entry.text, entry)
+    # Names and aliases also match inside longer text; bare ISO codes only on their own.
+    phrases: dict[tuple[str, ...], str | None] = {
+        tuple(text.split(" ")): entry.code for text, entry in owner.items() if not entry.is_code
+    }
+    for i, raw in enumerate(data.ambiguous):
+        text = _words(loaded, raw, ("ambiguous", i))
+        first = owner.get(text)
+        if first is not None and not first.is_code:
+            raise source.error(("ambiguous", i),
+                               f"{text!r} is a name or alias of {first.code} ({dotted(first.path)})")
+        exact[text] = None  # a lowercase ISO code that is also a word: only "NO" resolves
+        phrases[tuple(text.split(" "))] = None
+    return EmergencyNumbers(
+        countries=[Country(code, c.name, c.numbers, c.common) for code, c in data.countries.items()],
+        defaults=[DefaultNumber(d.number, d.where) for d in data.defaults],
+        exact=exact,
+        phrases=phrases,
+    )
+
+
+def _unique(loaded: Loaded[_NumbersFile], numbers: Sequence[tuple[str, KeyPath]]) -> None:
+    seen: set[str] = set()
+    for number, path in numbers:
+        if number in seen:
+            raise loaded.source.error(path, f"duplicate number {number!r}")
+        seen.add(number)
+
+
+def _words(loaded: Loaded[_NumbersFile], text: str, path: KeyPath) -> str:
+    """``text`` normalized for matching; it must keep a letter or digit."""
+    normalized = _normalize(text)
+    if not normalized:
+        raise loaded.source.error(path, "has no letters or digits")
+    return normalized

@@ -9,26 +9,23 @@ every sign that stops the stretches is asked by the screening before any exercis
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from back_care_guide.flow.source import FlowError
+from back_care_guide.data import DataError
 from back_care_guide.safety.triage_rules import LOCKING, Tier
 
 if TYPE_CHECKING:
     from back_care_guide.flow.loader import FlowBundle
 
-LEXICONS_DIR = "detector"
 
-
-def check_triage(bundle: FlowBundle) -> Iterator[FlowError]:
+def check_triage(bundle: FlowBundle) -> Iterator[DataError]:
     yield from _check_tiers(bundle)
     yield from _check_signs(bundle)
     yield from _check_groups(bundle)
     yield from _check_lexicons(bundle)
 
 
-def _check_tiers(bundle: FlowBundle) -> Iterator[FlowError]:
+def _check_tiers(bundle: FlowBundle) -> Iterator[DataError]:
     triage, src, states = bundle.triage, bundle.triage_source, bundle.flow.states
     for tier in LOCKING:
         rule = triage.tiers.rule(tier)
@@ -50,7 +47,7 @@ def _check_tiers(bundle: FlowBundle) -> Iterator[FlowError]:
             yield from _text_exists(bundle, (*path, field), getattr(rule, field))
 
 
-def _check_signs(bundle: FlowBundle) -> Iterator[FlowError]:
+def _check_signs(bundle: FlowBundle) -> Iterator[DataError]:
     triage, src = bundle.triage, bundle.triage_source
     used_sources: set[str] = set()
     for name, sign in triage.signs.items():
@@ -72,7 +69,7 @@ def _check_signs(bundle: FlowBundle) -> Iterator[FlowError]:
         yield src.error(("pain_scale", "sign"), f"unknown sign {scale!r}")
 
 
-def _check_groups(bundle: FlowBundle) -> Iterator[FlowError]:
+def _check_groups(bundle: FlowBundle) -> Iterator[DataError]:
     triage, src, flow = bundle.triage, bundle.triage_source, bundle.flow
     grouped: dict[str, str] = {}
     for name, group in triage.groups.items():
@@ -105,43 +102,26 @@ def _check_groups(bundle: FlowBundle) -> Iterator[FlowError]:
                             "not asked by the screening (add it to a group a screen state asks)")
 
 
-def _check_lexicons(bundle: FlowBundle) -> Iterator[FlowError]:
-    from back_care_guide.safety.detector import load_detector  # the lexicons compile: load them lazily
-
+def _check_lexicons(bundle: FlowBundle) -> Iterator[DataError]:
     triage, src = bundle.triage, bundle.triage_source
     wanted = {rule for sign in triage.signs.values() for rule in sign.detect}
-    files = sorted((Path(bundle.flow_source.file).parent / LEXICONS_DIR).glob("*.yaml"))
-    if not files:
-        yield FlowError(Path(bundle.flow_source.file).parent / LEXICONS_DIR, None,
-                        "no detector lexicon")
-    for file in files:
-        try:
-            lexicon = load_detector(file).signs
-        except ValueError as exc:
-            yield FlowError(file, None, str(exc))
-            continue
+    for lexicon in bundle.lexicons.values():
+        rules = {sign.sign for sign in lexicon.value.signs}
         for name, sign in triage.signs.items():
             for i, rule in enumerate(sign.detect):
-                if rule not in lexicon:
+                if rule not in rules:
                     yield src.error(("signs", name, "detect", i),
-                                    f"no rule {rule!r} in the lexicon {file.name}")
-        for rule in sorted(lexicon - wanted):
-            yield FlowError(file, _line_of(file, f"  {rule}:"),
-                            f"signs.{rule}: no sign of flows/triage.yaml detects with this rule")
+                                    f"no rule {rule!r} in the lexicon {lexicon.source.file.name}")
+        for rule in sorted(rules - wanted):
+            yield lexicon.source.error(("signs", rule),
+                                       "no sign of flows/triage.yaml detects with this rule")
 
 
 def _text_exists(bundle: FlowBundle, path: tuple[str | int, ...], key: str
-                 ) -> Iterator[FlowError]:
+                 ) -> Iterator[DataError]:
     for language, loaded in bundle.locales.items():
         if key not in loaded.texts:
             yield bundle.triage_source.error(path, f"text {key!r} is missing from locale {language!r}")
-
-
-def _line_of(file: Path, needle: str) -> int | None:
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.startswith(needle):
-            return number
-    return None
 
 
 __all__ = ["check_triage"]

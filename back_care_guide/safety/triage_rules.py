@@ -1,7 +1,7 @@
 """The schema of ``flows/triage.yaml`` and its typed, validated form.
 
-Pydantic checks the shape (types, required and unknown keys) through the one flow loader
-(:func:`back_care_guide.flow.loader.parse`), so errors name file, line and key. Cross-references to
+Pydantic checks the shape (types, required and unknown keys) through the one data loader
+(:func:`back_care_guide.data.load`), so errors name file, line and key. Cross-references to
 the flow, the locales and the detector lexicons are checked in
 :mod:`back_care_guide.safety.triage_check`.
 """

@@ -21,6 +21,9 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from back_care_guide.components import Core, build_core, build_runtime
 from back_care_guide.engine.runtime import Runtime
+from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.observability.metrics import Metrics
+from back_care_guide.observability.server import MetricsServer
 from back_care_guide.settings import Settings
 from back_care_guide.telegram.handlers import Handlers
 from back_care_guide.telegram.processor import PerChatUpdateProcessor
@@ -31,7 +34,7 @@ from back_care_guide.telegram.transport import TelegramTransport
 log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "timezone", "country",
-            "privacy", "delete", "help")
+            "privacy", "export", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 # Updates handled at once. Under a burst most of them only wait for their turn to send;
 # a red flag takes no slot (see PerChatUpdateProcessor), so it never waits behind them.
@@ -42,14 +45,14 @@ HTTP_CONNECTIONS = 256
 FLOOD_RETRIES = 5  # 429 answers retried (after the wait Telegram asks for) before giving up
 
 
-def build_scheduler(settings: Settings) -> SendScheduler:
+def build_scheduler(settings: Settings, metrics: Metrics | None = None) -> SendScheduler:
     """Safety first, then replies, tidy-ups, reminders (see :mod:`back_care_guide.telegram.sending`).
 
     TELEGRAM_MAX_RATE=0 turns pacing off (overall and per chat); ordering and 429s still apply.
     """
     rate = settings.telegram_max_rate or 0.0
     return SendScheduler(rate, per_chat_rate=PER_CHAT_RATE if rate else 0.0,
-                         max_retries=FLOOD_RETRIES)
+                         max_retries=FLOOD_RETRIES, metrics=metrics)
 
 
 class BotApplication(Application):  # type: ignore[type-arg]
@@ -71,37 +74,44 @@ class BotApp:
     application: Application  # type: ignore[type-arg]
     runtime: Runtime
     core: Core
+    metrics: Metrics
 
 
-def build_application(settings: Settings, core: Core | None = None) -> BotApp:
-    core = core or build_core(settings)
+def build_application(settings: Settings, core: Core | None = None,
+                      bundle: FlowBundle | None = None) -> BotApp:
+    core = core or build_core(settings, bundle)
     assert settings.telegram_bot_token is not None
     base_url = settings.telegram_base_url.rstrip("/")
-    processor = PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES)
+    metrics = Metrics()
+    processor = PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES, metrics=metrics)
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
         .token(settings.telegram_bot_token.get_secret_value())
-        .request(AiohttpRequest(connections=HTTP_CONNECTIONS))
-        .get_updates_request(AiohttpRequest(connections=1))
+        .request(AiohttpRequest(connections=HTTP_CONNECTIONS, metrics=metrics))
+        .get_updates_request(AiohttpRequest(connections=1, metrics=metrics))
         .base_url(base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(processor)
-        .rate_limiter(build_scheduler(settings))
+        .rate_limiter(build_scheduler(settings, metrics))
     )
     if base_url.endswith("/bot"):
         builder = builder.base_file_url(base_url[: -len("/bot")] + "/file/bot")
     if settings.webhook_url:
         builder = builder.updater(None)
     application = builder.build()
-    runtime = build_runtime(settings, core, TelegramTransport(application.bot))
+    runtime = build_runtime(settings, core, TelegramTransport(application.bot), metrics)
     handlers = Handlers(runtime, core.bundle)
     handlers.install(application)
     processor.urgent = handlers.is_red_flag
-    bot_app = BotApp(application, runtime, core)
+    bot_app = BotApp(application, runtime, core, metrics)
+    metrics_server = MetricsServer(metrics, settings.metrics_listen, settings.metrics_port) \
+        if settings.metrics_port else None
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        if metrics_server is not None:
+            await metrics_server.start()
         await runtime.start()
         texts = core.bundle.texts(None)
         await app.bot.set_my_commands(
@@ -115,6 +125,8 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
         Polling calls this as post_stop (before shutdown), the webhook server as post_shutdown
         (inside ``async with application``); the first call does it, the second nothing."""
         await runtime.close()
+        if metrics_server is not None:
+            await metrics_server.stop()
 
     application.post_init = post_init
     application.post_stop = close_runtime
@@ -122,12 +134,12 @@ def build_application(settings: Settings, core: Core | None = None) -> BotApp:
     return bot_app
 
 
-def run_telegram(settings: Settings) -> int:
+def run_telegram(settings: Settings, bundle: FlowBundle | None = None) -> int:
     problem = settings.token_problem() or settings.webhook_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    bot_app = build_application(settings)
+    bot_app = build_application(settings, bundle=bundle)
     if settings.webhook_url:
         from back_care_guide.telegram.webhook import serve_webhook
 

@@ -26,6 +26,7 @@ from back_care_guide.engine.runtime import Runtime
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.flow.texts import Texts
 from back_care_guide.telegram.callback import decode
+from back_care_guide.telegram.processor import update_kind
 from back_care_guide.telegram.render import escape
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,8 @@ class Handlers:
         """Log the failure (never the message text) and give the user a way forward."""
         error = context.error
         log.error("failed to handle an update: %s", type(error).__name__,
-                  exc_info=(type(error), error, error.__traceback__) if error else None)
+                  exc_info=(type(error), error, error.__traceback__) if error else None,
+                  extra={"update_kind": update_kind(update)})
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         if update.effective_chat.type != update.effective_chat.PRIVATE:

@@ -17,17 +17,20 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from back_care_guide.observability.metrics import Metrics, api_method, api_outcome
+
 
 class AiohttpRequest(BaseRequest):
     def __init__(self, *, connections: int = 256, read_timeout: float | None = 5.0,
                  connect_timeout: float = 5.0, write_timeout: float = 5.0,
-                 media_write_timeout: float = 20.0) -> None:
+                 media_write_timeout: float = 20.0, metrics: Metrics | None = None) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._write_timeout = write_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._metrics = metrics or Metrics()
 
     @property
     def read_timeout(self) -> float | None:
@@ -78,9 +81,11 @@ class AiohttpRequest(BaseRequest):
         # ClientResponseError, connection timeouts): the errors raised here are built from the
         # exception's type and status alone, and drop the original (``from None``) so that no
         # traceback prints its text either. The Bot API never redirects: a redirect is an error.
+        status: int | None = None
         try:
             async with self._session.request(method, url, data=data, timeout=timeout,
                                              allow_redirects=False) as response:
+                status = response.status
                 if 300 <= response.status < 400:
                     raise NetworkError(f"unexpected redirect from the Bot API (HTTP {response.status})")
                 return response.status, await response.read()
@@ -88,6 +93,8 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from None
         except aiohttp.ClientError as err:
             raise NetworkError(describe(err)) from None
+        finally:
+            self._metrics.api_calls.labels(api_method(url), api_outcome(status)).inc()
 
 
 def describe(err: aiohttp.ClientError) -> str:

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -70,6 +71,7 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
 from back_care_guide.engine.events import Priority
+from back_care_guide.observability.metrics import Metrics
 from back_care_guide.waiting import sleep_until_set
 
 __all__ = ["Lane", "SendDropped", "SendQueue", "SendScheduler", "Ticket", "retry_after_seconds"]
@@ -423,7 +425,8 @@ class SendScheduler(BaseRateLimiter[Lane]):
                  max_queued: int = MAX_QUEUED, tidy_max_wait: float = TIDY_MAX_WAIT,
                  drain_timeout: float = DRAIN_TIMEOUT,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 metrics: Metrics | None = None) -> None:
         self.queue = SendQueue(overall_rate, per_chat_rate=per_chat_rate,
                                per_chat_burst=per_chat_burst, max_queued=max_queued,
                                tidy_max_wait=tidy_max_wait, on_drop=self._dropped)
@@ -437,6 +440,10 @@ class SendScheduler(BaseRateLimiter[Lane]):
         self.dropped = 0  # calls given up (tidy edits, full queue, shutdown)
         self.flood_waits = 0  # 429 answers seen
         self.global_pauses = 0
+        self.metrics = metrics or Metrics()
+        for lane in Priority:
+            self.metrics.send_queue_depth.labels(lane.name.lower()).set_function(
+                functools.partial(self.queue.queued, lane))
 
     # ------------------------------------------------------------ lifecycle
     async def initialize(self) -> None:
@@ -562,7 +569,10 @@ class SendScheduler(BaseRateLimiter[Lane]):
         """Grant what may go, then sleep until the next token or pause ends, or a wake-up."""
         while True:
             self._wake.clear()
-            for ticket in self.queue.grant(self._clock()):
+            now = self._clock()
+            for ticket in self.queue.grant(now):
+                self.metrics.send_wait_seconds.labels(ticket.priority.name.lower()).observe(
+                    now - ticket.queued_at)
                 if ticket.waiter is not None and not ticket.waiter.done():
                     ticket.waiter.set_result(None)
                 else:  # its caller is gone
@@ -577,6 +587,7 @@ class SendScheduler(BaseRateLimiter[Lane]):
 
     def _dropped(self, ticket: Ticket, reason: str) -> None:
         self.dropped += 1
+        self.metrics.sends_dropped.labels(reason).inc()
         log.debug("send to chat %s (%s) dropped: %s", ticket.chat, ticket.priority.name, reason)
         if ticket.waiter is not None and not ticket.waiter.done():
             ticket.waiter.set_exception(SendDropped(f"not sent: {reason}"))

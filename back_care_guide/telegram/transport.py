@@ -25,7 +25,7 @@ from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ExtBot
 
-from back_care_guide.engine.events import Priority, Prompt, Send, SendPhoto
+from back_care_guide.engine.events import Priority, Prompt, Send, SendDocument, SendPhoto
 from back_care_guide.engine.runtime import RecipientGone
 from back_care_guide.pictures import picture_png
 from back_care_guide.reminders.dispatcher import FloodWait
@@ -91,6 +91,12 @@ class TelegramTransport:
         lane = self._lane(Priority.REPLY)
         await self._call(lambda: self.bot.send_photo(
             chat_id=user_id, photo=photo.png, caption=escape(photo.caption), rate_limit_args=lane))
+
+    async def send_document(self, user_id: int, document: SendDocument) -> None:
+        lane = self._lane(Priority.REPLY)
+        await self._call(lambda: self.bot.send_document(
+            chat_id=user_id, document=document.data, filename=document.filename,
+            caption=escape(document.caption), rate_limit_args=lane))
 
     async def forget(self, user_id: int) -> None:
         """Telegram keeps the chat itself; the bot keeps nothing about the user here."""

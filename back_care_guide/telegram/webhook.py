@@ -3,7 +3,8 @@
 Telegram sends every update with the secret given to ``setWebhook`` in the
 ``X-Telegram-Bot-Api-Secret-Token`` header; a request without the right secret gets 403
 and is not processed. ``GET /healthz`` says whether the bot is ready (for load balancers
-and container health checks).
+and container health checks); ``GET /metrics`` gives the Prometheus metrics (counts and
+timings only; the proxy in front need only forward the webhook path).
 
 The server is on the internet, so it expects anything:
 
@@ -34,6 +35,8 @@ from urllib.parse import urlparse
 from aiohttp import web
 from telegram import Bot, Update
 
+from back_care_guide.observability.metrics import Metrics
+from back_care_guide.observability.server import add_metrics_route
 from back_care_guide.settings import Settings
 from back_care_guide.telegram.app import ALLOWED_UPDATES, BotApp
 
@@ -139,7 +142,7 @@ class WebhookServer:
     def __init__(self, bot: Bot | None, queue: asyncio.Queue[Any], secret: str, path: str,
                  ready: asyncio.Event, *, header_timeout: float | None = None,
                  body_timeout: float | None = None, log_interval: float | None = None,
-                 recent: int = RECENT_UPDATES) -> None:
+                 recent: int = RECENT_UPDATES, metrics: Metrics | None = None) -> None:
         self.bot = bot
         self.queue = queue
         self.secret = secret.encode()
@@ -157,6 +160,8 @@ class WebhookServer:
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._unexpected])
         self.app.router.add_post(path, self.receive)
         self.app.router.add_get("/healthz", self.healthz)
+        if metrics is not None:
+            add_metrics_route(self.app, metrics)
 
     def runner(self) -> web.AppRunner:
         # aiohttp closes a connection that has not delivered a whole request (headers) within
@@ -232,7 +237,8 @@ class WebhookServer:
 
 def webhook_routes(bot_app: BotApp, secret: str, path: str, ready: asyncio.Event) -> web.Application:
     application = bot_app.application
-    return WebhookServer(application.bot, application.update_queue, secret, path, ready).app
+    return WebhookServer(application.bot, application.update_queue, secret, path, ready,
+                         metrics=bot_app.metrics).app
 
 
 async def serve_webhook(bot_app: BotApp, settings: Settings) -> int:
@@ -246,7 +252,8 @@ async def serve_webhook(bot_app: BotApp, settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     application = bot_app.application
-    server = WebhookServer(application.bot, application.update_queue, secret, path, ready)
+    server = WebhookServer(application.bot, application.update_queue, secret, path, ready,
+                           metrics=bot_app.metrics)
     runner = server.runner()
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_listen, settings.webhook_port)

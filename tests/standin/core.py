@@ -79,6 +79,7 @@ class StandinCore:
         self.bot_texts: dict[tuple[str, str], str] = {}
         self.files: dict[str, bytes] = {}
         self.photos: dict[str, list[JSONDict]] = {}
+        self.documents: dict[str, JSONDict] = {}
         self.webhook: WebhookDelivery | None = None
         self.webhook_settings: WebhookSettings | None = None
         self.session: aiohttp.ClientSession | None = None

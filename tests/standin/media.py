@@ -1,14 +1,17 @@
-"""Recognising uploaded images by their bytes (PNG and JPEG) and reading their size."""
+"""Recognising uploaded images by their bytes (PNG and JPEG) and reading their size;
+checking uploaded documents."""
 
 from __future__ import annotations
 
+import mimetypes
 import struct
 
-from .errors import bad_request
+from .errors import ApiError, bad_request
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # what a bot may upload
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE})
 
 
@@ -56,6 +59,18 @@ def check_photo(data: bytes) -> tuple[str, int, int]:
     if max(width, height) > 20 * min(width, height):
         raise bad_request("PHOTO_INVALID_DIMENSIONS")
     return mime, width, height
+
+
+def check_document(data: bytes, filename: str, content_type: str) -> str:
+    """The mime type Telegram gives a document upload, or the error it would answer.
+
+    Telegram goes by the file name's extension, then by what the client said.
+    """
+    if not data:
+        raise bad_request("file must be non-empty")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ApiError(413, "Request Entity Too Large")
+    return mimetypes.guess_type(filename)[0] or content_type or "application/octet-stream"
 
 
 def scaled(width: int, height: int, limit: int) -> tuple[int, int]:

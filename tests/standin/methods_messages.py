@@ -10,7 +10,7 @@ from .entities import FormattedText
 from .errors import bad_request
 from .formatting import format_text
 from .markup import validate_reply_markup
-from .media import check_photo, scaled
+from .media import check_document, check_photo, scaled
 from .models import ChatInfo, StoredMessage
 from .params import Params
 from .registry import method
@@ -171,6 +171,46 @@ async def send_photo(core: StandinCore, p: Params) -> JSONDict:
     body = _common(core, chat, p, body)
     silent = p.bool_opt("disable_notification")
     return core.new_bot_message(chat, "sendPhoto", "photo", body, silent).data
+
+
+def _document(core: StandinCore, p: Params) -> JSONDict:
+    """The ``document`` of a sendDocument: an upload (its bytes kept in ``core.files`` under the
+    new file_id) or the file_id of an earlier one."""
+    upload = p.file("document")
+    if upload is not None:
+        mime = check_document(upload.data, upload.filename, upload.content_type)
+        serial = core.next_id()
+        document: JSONDict = {
+            "file_id": f"BQACAgIAAxkDstandin{serial:08d}",
+            "file_unique_id": f"AgADstandin{serial:08d}",
+        }
+        if upload.filename:
+            document["file_name"] = upload.filename
+        document.update({"mime_type": mime, "file_size": len(upload.data)})
+        core.files[document["file_id"]] = upload.data
+        core.documents[document["file_id"]] = document
+        return document
+    ref = p.str_opt("document")
+    if ref is None:
+        raise bad_request("there is no document in the request")
+    if ref in core.documents:
+        return core.documents[ref]
+    if ref.startswith(("http://", "https://")):
+        raise bad_request("failed to get HTTP URL content")  # the stand-in has no internet
+    raise bad_request("wrong file identifier/HTTP URL specified")
+
+
+@method("sendDocument")
+async def send_document(core: StandinCore, p: Params) -> JSONDict:
+    chat = core.writable_chat(p.chat_id())
+    caption = _caption(core, p)
+    body: JSONDict = {}
+    if caption is not None and caption.text:
+        body.update(_with_text(caption, "caption"))
+    body = _common(core, chat, p, body)
+    body = {"document": _document(core, p), **body}  # validated first, stored last
+    silent = p.bool_opt("disable_notification")
+    return core.new_bot_message(chat, "sendDocument", "document", body, silent).data
 
 
 def _message_to_edit(core: StandinCore, p: Params) -> tuple[ChatInfo, StoredMessage]:

@@ -86,7 +86,7 @@ class Event:
     seq: int
     time: float
     chat_id: int
-    kind: str  # message | photo | edit | markup | delete | callback_answer | chat_action
+    kind: str  # message | photo | document | edit | markup | delete | callback_answer | chat_action
     method: str
     message_id: int | None
     data: JSONDict

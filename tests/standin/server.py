@@ -229,6 +229,13 @@ class BotApiStandin:
         chat = self.chat(chat_id)
         return sorted((m for m in chat.messages.values() if m.from_bot), key=lambda m: m.message_id)
 
+    def file_bytes(self, file_id: str) -> bytes:
+        """What the bot uploaded as ``file_id`` (a document, or a size of a photo)."""
+        data = self.core.files.get(file_id)
+        if data is None:
+            raise AssertionError(f"no uploaded file {file_id!r}")
+        return data
+
     def events(self, chat_id: int | None = None) -> list[Event]:
         """Recorded bot activity, globally or for one chat, in order."""
         return list(self.core.recorder.events if chat_id is None else self.chat(chat_id).events)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import ChatInfo, Event, StoredMessage
 
-_NOTIFYING = frozenset({"message", "photo"})
+_NOTIFYING = frozenset({"message", "photo", "document"})
 
 
 @dataclass(frozen=True)
