@@ -10,6 +10,9 @@ from back_care_guide.flow.loader import FlowBundle, load_bundle
 from back_care_guide.safety.triage import Triage
 from tests.harness import ChatClient, FakeClock, RecordingTransport, build_client, make_runtime
 
+# A throwaway PostgreSQL: postgres_server, postgres_url, fresh_postgres_url (see the module).
+pytest_plugins = ("tests.conftest_pg",)
+
 
 @pytest.fixture(scope="session")
 def bundle() -> FlowBundle:
