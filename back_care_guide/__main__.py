@@ -1,4 +1,4 @@
-"""Command line: ``python -m back_care_guide [run|chat|check|diagram|triage-doc]``.
+"""Command line: ``python -m back_care_guide [run|chat|check|migrate|diagram|triage-doc]``.
 
 With no command the bot runs on Telegram when a token is configured, and otherwise
 in the terminal.
@@ -10,15 +10,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from back_care_guide.settings import Settings
-
-if TYPE_CHECKING:
-    from back_care_guide.flow.loader import FlowBundle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run on Telegram (long polling, or a webhook if WEBHOOK_URL is set)")
     sub.add_parser("chat", help="chat with the bot in this terminal")
     sub.add_parser("check", help="validate the data: the flow, texts, safety rules, lexicons, numbers")
+    sub.add_parser("migrate", help="bring the database (DATABASE_URL) to this version's schema and exit "
+                   "(the bot also does this at start)")
     diagram = sub.add_parser("diagram", help="write the flow as a Mermaid diagram")
     diagram.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
     triage_doc = sub.add_parser("triage-doc", help="write the triage table a clinician reviews")
@@ -50,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings()
     if settings is None:
         return 2
+    if args.command == "migrate":
+        from back_care_guide.migrate import migrate
+
+        settings = _legacy_database(settings)  # the database the bot would open
+        return _store_errors_exit_2(partial(migrate, settings.database_url))
     from back_care_guide.check import check_at_start
 
     bundle = check_at_start(settings.flows_dir)  # the data the bot runs on, as `check` sees it
@@ -66,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = _legacy_database(settings)
         from back_care_guide.chat import run_chat
 
-        return _store_errors_exit_2(run_chat, settings, bundle)
+        return _store_errors_exit_2(partial(run_chat, settings, bundle))
     secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.webhook_secret) if s]
     setup_logging(settings.log_level, secrets, settings.log_format)
     settings = _legacy_database(settings)
     from back_care_guide.telegram.app import run_telegram
 
-    return _store_errors_exit_2(run_telegram, settings, bundle)
+    return _store_errors_exit_2(partial(run_telegram, settings, bundle))
 
 
 def _settings() -> Settings | None:
@@ -108,13 +112,12 @@ def _legacy_database(settings: Settings) -> Settings:
     return settings.model_copy(update={"database_url": f"sqlite:///{legacy}"})
 
 
-def _store_errors_exit_2(run: Callable[[Settings, FlowBundle], int], settings: Settings,
-                         bundle: FlowBundle) -> int:
-    """Run the bot; a database that cannot be used is one line on stderr and exit code 2."""
+def _store_errors_exit_2(run: Callable[[], int]) -> int:
+    """Run a command; a database that cannot be used is one line on stderr and exit code 2."""
     from back_care_guide.store.errors import StoreError
 
     try:
-        return run(settings, bundle)
+        return run()
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

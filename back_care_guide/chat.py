@@ -32,8 +32,7 @@ from back_care_guide.engine.events import (
 from back_care_guide.export import FILENAME_PREFIX
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.pictures import picture_png
-from back_care_guide.settings import Settings
-from back_care_guide.store.sqlite import sqlite_path
+from back_care_guide.settings import Settings, data_dir
 
 CHAT_USER = 1  # the terminal has one user
 LETTERS = {"stop": "s", "warning": "w"}  # interrupt buttons keep their key on every step
@@ -145,9 +144,10 @@ async def _read_lines(stream: TextIO) -> asyncio.StreamReader:
 async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = sys.stdin,
                stdout: TextIO = sys.stdout, bundle: FlowBundle | None = None) -> None:
     core = core or build_core(settings, bundle)
-    database = sqlite_path(settings.database_url).absolute()
-    stdout.write(f"Database: {database}\n\n")  # where the chat is kept (the store is open: it is ours)
-    transport = TerminalTransport(stdout, database.parent)
+    location = core.store.location
+    stdout.write(f"Database: {location.shown}\n\n")  # where the chat is kept (the store is open: it is ours)
+    # The chart and exports go next to a database file, else into the bot's data folder.
+    transport = TerminalTransport(stdout, location.folder or data_dir())
     runtime = build_runtime(settings, core, transport)
     await runtime.start()
     try:

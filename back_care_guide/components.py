@@ -11,13 +11,13 @@ from back_care_guide.engine.engine import Engine
 from back_care_guide.engine.runtime import Runtime, Transport
 from back_care_guide.flow.loader import FlowBundle, load_bundle
 from back_care_guide.observability.metrics import Metrics
-from back_care_guide.reminders.store import ReminderStore
 from back_care_guide.safety.detection import Detector
 from back_care_guide.safety.detector import KeywordDetector
 from back_care_guide.safety.triage import Triage
 from back_care_guide.services import Services
 from back_care_guide.settings import Settings
-from back_care_guide.store.sqlite import SqliteStore, sqlite_path
+from back_care_guide.store.base import Store
+from back_care_guide.store.open import open_store
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class Core:
     bundle: FlowBundle
     engine: Engine
-    store: SqliteStore
+    store: Store
 
 
 def load_detectors(bundle: FlowBundle) -> dict[str, Detector]:
@@ -53,14 +53,15 @@ def build_core(settings: Settings, bundle: FlowBundle | None = None) -> Core:
     """The bot's parts that know no transport; ``bundle`` is data already loaded and checked."""
     bundle = bundle or load_bundle(settings.flows_dir)
     engine = build_engine(bundle, time_scale=settings.flow_time_scale)
-    store = SqliteStore.from_url(settings.database_url)
-    log.info("database: %s", sqlite_path(settings.database_url).absolute())  # the path, never the URL
+    store = open_store(settings.database_url)
+    log.info("database: %s", store.location.shown)  # never the URL: it may hold a password
+    for migration in store.migrated:
+        log.info("database migrated to schema version %d: %s", migration.version, migration.name)
     return Core(bundle, engine, store)
 
 
 def build_services(core: Core, clock: Callable[[], float] = time.time) -> Services:
-    reminders = ReminderStore(core.store.connection)
-    return Services(core.bundle, core.store, reminders, clock=clock)
+    return Services(core.bundle, core.store, clock=clock)
 
 
 def build_runtime(settings: Settings, core: Core, transport: Transport,

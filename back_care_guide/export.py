@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from back_care_guide.reminders.store import Reminder, ReminderStore
 from back_care_guide.safety import hold as holds
 from back_care_guide.safety.triage_rules import TriageRules
 from back_care_guide.store.base import Store
-from back_care_guide.store.records import Profile, SafetyHold
+from back_care_guide.store.records import Profile, Reminder, SafetyHold
 
 FORMAT = "back-care-guide-export"
 VERSION = 1
@@ -97,12 +96,15 @@ class Export:
         return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-async def build_export(profile: Profile, store: Store, reminders: ReminderStore,
-                       rules: TriageRules, now: float) -> Export:
+async def build_export(profile: Profile, store: Store, rules: TriageRules, now: float) -> Export:
     """Everything kept about ``profile``'s person; ``profile`` is the live one (it may be
     newer in memory than in the store), the histories come from the store."""
     zone = holds.zone_of(profile)
     uid = profile.user_id
+    async with store.transaction() as tx:  # one moment's histories
+        sessions = await tx.sessions.since(uid, 0.0)
+        reminders = await tx.reminders.list(uid)
+        safety_events = await tx.safety_events.for_user(uid)
     return Export(
         exported_at=_iso(now, zone),
         profile=ExportedProfile(
@@ -111,10 +113,10 @@ async def build_export(profile: Profile, store: Store, reminders: ReminderStore,
             _hold(profile.hold, rules, now, zone)),
         sessions=tuple(ExportedSession(_iso(s.started_at, zone), _iso(s.ended_at, zone),
                                      s.outcome, s.pain_before, s.pain_after)
-                       for s in await store.sessions(uid, 0.0)),
-        reminders=tuple(_reminder(r, zone) for r in await reminders.list(uid)),
+                       for s in sessions),
+        reminders=tuple(_reminder(r, zone) for r in reminders),
         safety_events=tuple(ExportedSafetyEvent(_iso(e.at, zone), e.kind, e.tier, e.sign, e.via)
-                            for e in await store.safety_events(uid)),
+                            for e in safety_events),
     )
 
 

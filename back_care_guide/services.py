@@ -2,8 +2,10 @@
 
 These are not steps of the conversation, so they live beside the flow's state machine
 rather than in it. Like the engine they know no transport: they take events and return
-effects. Their buttons use prompt number 0 (they never replace the flow's current
-question) and choice ids starting with ``rm_``, ``tz_`` or ``del_``.
+effects, and the changes to store with them (:attr:`Outcome.changes`: the runtime writes
+them in the event's one transaction, with the conversation). Their buttons use prompt
+number 0 (they never replace the flow's current question) and choice ids starting with
+``rm_``, ``tz_`` or ``del_``.
 
 Safety still comes first: free text reaches a feature (a typed time, a city) only when
 triage found nothing in it, and no reminder is set while a safety outcome holds.
@@ -12,8 +14,8 @@ triage found nothing in it, and no reminder is set while a safety outcome holds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
 
 from back_care_guide.engine.events import (
@@ -23,6 +25,7 @@ from back_care_guide.engine.events import (
     Effect,
     EraseUser,
     Event,
+    LogSession,
     Priority,
     Send,
     SendDocument,
@@ -38,12 +41,12 @@ from back_care_guide.progress.model import SessionRecord
 from back_care_guide.progress.summary import summarize
 from back_care_guide.reminders.parse import parse_time, resolve_timezone
 from back_care_guide.reminders.schedule import ReminderRule
-from back_care_guide.reminders.store import Reminder, ReminderStore, TooManyReminders
 from back_care_guide.safety import hold as holds
 from back_care_guide.safety.triage import Action, Assessment
 from back_care_guide.safety.triage_rules import Tier
-from back_care_guide.store.base import Store
-from back_care_guide.store.records import Conversation, Profile
+from back_care_guide.store.base import Store, Transaction
+from back_care_guide.store.records import Conversation, Profile, Reminder
+from back_care_guide.store.repositories import room_for
 
 COMMANDS = frozenset({"remind", "reminders", "timezone", "progress", "privacy", "export", "delete"})
 PREFIXES = ("rm_", "tz_", "del_")
@@ -55,18 +58,24 @@ OWNED = frozenset({"del", "chg", "start", "snooze", "skip"})  # reminder buttons
 PROGRESS_DAYS = 30
 
 
+#: A change to the store, made in the unit of work of the event that asked for it.
+Change = Callable[[Transaction], Awaitable[object]]
+
+
 @dataclass
 class Outcome:
     effects: list[Effect]
     then: Event | None = None  # an event for the flow engine to handle next (Start session)
+    # Written with the conversation, in one transaction: decided here from what was read,
+    # so the replies above already say how it went. The runtime holds the person's lock
+    # from the reading to the writing, so what was read still holds.
+    changes: list[Change] = field(default_factory=list)
 
 
 class Services:
-    def __init__(self, bundle: FlowBundle, store: Store, reminders: ReminderStore, *,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, bundle: FlowBundle, store: Store, *, clock: Callable[[], float]) -> None:
         self.bundle = bundle
         self.store = store
-        self.reminders = reminders
         self.clock = clock
 
     # ------------------------------------------------------------ routing
@@ -96,8 +105,7 @@ class Services:
             case Command(name="privacy"):
                 return Outcome([Send(texts.get("privacy.text"))])
             case Command(name="export"):
-                export = await build_export(profile, self.store, self.reminders,
-                                            self.bundle.triage, self.clock())
+                export = await build_export(profile, self.store, self.bundle.triage, self.clock())
                 return Outcome([SendDocument(export.filename, export.to_json(),
                                              texts.get("export.caption"))])
             case Command(name="delete"):
@@ -144,11 +152,18 @@ class Services:
             case ["rm", "start", rid] if rid.isdigit():
                 return Outcome([], then=Start(profile.user_id, profile.language))
             case ["rm", "snooze", rid] if rid.isdigit():
-                done = await self.reminders.snooze(int(rid), self.clock() + SNOOZE_SECONDS)
-                return Outcome([Send(texts.get("remind.snoozed" if done else "remind.gone"))])
+                reminder = await self._reminder(int(rid))
+                if reminder is None or not reminder.active:
+                    return Outcome([Send(texts.get("remind.gone"))])
+                until = self.clock() + SNOOZE_SECONDS
+                return Outcome([Send(texts.get("remind.snoozed"))],
+                               changes=[lambda tx: tx.reminders.snooze(int(rid), until)])
             case ["rm", "skip", rid] if rid.isdigit():
-                skipped = await self.reminders.skip_today(int(rid), self.clock())
-                return Outcome([Send(texts.get("remind.skipped" if skipped else "remind.gone"))])
+                if await self._reminder(int(rid)) is None:
+                    return Outcome([Send(texts.get("remind.gone"))])
+                now = self.clock()
+                return Outcome([Send(texts.get("remind.skipped"))],
+                               changes=[lambda tx: tx.reminders.skip_today(int(rid), now)])
         return Outcome([Toast(texts.get("system.moved_on"))])
 
     async def _on_text(self, conv: Conversation, profile: Profile, texts: Texts, text: str) -> Outcome:
@@ -170,8 +185,9 @@ class Services:
             return Outcome([Send(texts.get("remind.locked"))])
         conv.ctx.pop("changing", None)
         if args.lower() == "off":
-            await self.reminders.delete_all(profile.user_id)
-            return Outcome([Send(texts.get("remind.off"))])
+            uid = profile.user_id
+            return Outcome([Send(texts.get("remind.off"))],
+                           changes=[lambda tx: tx.reminders.delete_all(uid)])
         if args:
             at = parse_time(args)
             if at is None:
@@ -203,18 +219,19 @@ class Services:
             return Outcome(self._ask_zone(conv, texts))
         rule = ReminderRule(at, weekdays_only, profile.timezone)
         now = self.clock()
+        uid = profile.user_id
         changing = conv.ctx.pop("changing", None)
-        try:
-            if changing is not None and await self._owns(profile, int(changing)):
-                await self.reminders.update(int(changing), rule, now)
-            else:
-                await self.reminders.add(profile.user_id, rule, now)
-        except TooManyReminders:
+        changes: list[Change]
+        if changing is not None and await self._owns(profile, int(changing)):
+            changes = [lambda tx: tx.reminders.update(int(changing), rule, now)]
+        elif room_for(await self._reminders(uid), rule):
+            changes = [lambda tx: tx.reminders.add(uid, rule, now)]
+        else:
             return Outcome([Send(texts.get("remind.too_many"))])
-        return Outcome([Send(texts.get("remind.saved", **self._describe(rule, texts)))])
+        return Outcome([Send(texts.get("remind.saved", **self._describe(rule, texts)))], changes=changes)
 
     async def _list(self, profile: Profile, texts: Texts) -> list[Effect]:
-        items = await self.reminders.list(profile.user_id)
+        items = await self._reminders(profile.user_id)
         if not items:
             return [Send(texts.get("remind.none"))]
         lines = [texts.get("remind.list")]
@@ -226,13 +243,21 @@ class Services:
             buttons.append(Button(f"rm_del_{reminder.id}", texts.get("remind.delete", time=hhmm)))
         return [Send("\n".join(lines), tuple(buttons))]
 
+    async def _reminders(self, user_id: int) -> list[Reminder]:
+        async with self.store.transaction() as tx:
+            return await tx.reminders.list(user_id)
+
+    async def _reminder(self, reminder_id: int) -> Reminder | None:
+        async with self.store.transaction() as tx:
+            return await tx.reminders.get(reminder_id)
+
     async def _owns(self, profile: Profile, reminder_id: int) -> bool:
-        reminder = await self.reminders.get(reminder_id)
+        reminder = await self._reminder(reminder_id)
         return reminder is not None and reminder.user_id == profile.user_id
 
     async def _delete_one(self, profile: Profile, texts: Texts, reminder_id: int) -> Outcome:
-        await self.reminders.delete(reminder_id)
-        return Outcome([Send(texts.get("remind.deleted"))])
+        return Outcome([Send(texts.get("remind.deleted"))],
+                       changes=[lambda tx: tx.reminders.delete(reminder_id)])
 
     @staticmethod
     def _describe(rule: ReminderRule, texts: Texts) -> dict[str, object]:
@@ -249,17 +274,19 @@ class Services:
     async def _set_zone(self, conv: Conversation, profile: Profile, texts: Texts, zone: str) -> Outcome:
         profile.timezone = zone
         conv.ctx.pop("asking", None)
-        await self.reminders.set_zone_for_user(profile.user_id, zone, self.clock())
-        effects: list[Effect] = [Send(texts.get("tz.saved", zone=zone))]
+        uid, now = profile.user_id, self.clock()
+        outcome = Outcome([Send(texts.get("tz.saved", zone=zone))],
+                          changes=[lambda tx: tx.reminders.set_zone_for_user(uid, zone, now)])
         pending = conv.ctx.pop("pending_time", None)
         if pending is not None:
             at = parse_time(f"{pending[:2]}:{pending[2:]}")
             assert at is not None
             saved = await self._save(conv, profile, texts, at, weekdays_only=False)
-            effects += saved.effects
-        elif not await self.reminders.list(profile.user_id):
-            effects += self._ask_time(conv, texts)  # the first reminder was what needed the zone
-        return Outcome(effects)
+            outcome.effects += saved.effects
+            outcome.changes += saved.changes
+        elif not await self._reminders(uid):
+            outcome.effects += self._ask_time(conv, texts)  # the first reminder was what needed the zone
+        return outcome
 
     # ------------------------------------------------------------ progress
     async def _progress(self, profile: Profile, texts: Texts) -> list[Effect]:
@@ -268,7 +295,7 @@ class Services:
         since = self.clock() - (PROGRESS_DAYS + 1) * 86400
         records = [SessionRecord(datetime.fromtimestamp(s.started_at, UTC), s.outcome,
                                  s.pain_before, s.pain_after)
-                   for s in await self.store.sessions(profile.user_id, since)]
+                   for s in await self._sessions(profile.user_id, since)]
         summary = summarize(records, now, zone, PROGRESS_DAYS)
         if not summary.has_data:
             return [Send(texts.get("progress.empty"))]
@@ -278,6 +305,10 @@ class Services:
                             change=change, streak=summary.current_streak_days)
         png = await asyncio.to_thread(_render, records, now, zone, texts)
         return [SendPhoto(png, caption)]
+
+    async def _sessions(self, user_id: int, since: float) -> list[LogSession]:
+        async with self.store.transaction() as tx:
+            return await tx.sessions.since(user_id, since)
 
     # ------------------------------------------------------------ reminder messages
     def paused(self, profile: Profile) -> bool:
@@ -315,4 +346,4 @@ def _render(records: list[SessionRecord], now: datetime, zone: tzinfo, texts: Te
     return render_chart(records, now, zone, labels, PROGRESS_DAYS)
 
 
-__all__ = ["COMMANDS", "Outcome", "Reminder", "Services"]
+__all__ = ["COMMANDS", "Change", "Outcome", "Services"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from back_care_guide.components import Core, build_engine, build_services
 from back_care_guide.engine.events import (
@@ -27,9 +27,13 @@ from back_care_guide.engine.flood import FloodGuard
 from back_care_guide.engine.runtime import RecipientGone, Runtime
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
+from back_care_guide.store.base import Store, Transaction
+from back_care_guide.store.records import Conversation, Profile
 from back_care_guide.store.sqlite import SqliteStore
+from back_care_guide.store.state import load_user_state
 
 MONDAY_MORNING = datetime(2025, 3, 10, 9, 0, tzinfo=UTC).timestamp()
+T = TypeVar("T")
 
 
 @dataclass
@@ -153,6 +157,36 @@ def make_runtime(bundle: FlowBundle, triage: Triage, db: Path, *, time_scale: fl
     runtime = Runtime(engine, core.store, transport, services=services, clock=clock)
     runtime.flood = FloodGuard(rate=1000, burst=1000)  # tests type faster than people do
     return runtime, transport
+
+
+async def read(store: Store, query: Callable[[Transaction], Awaitable[T]]) -> T:
+    """What ``query`` reads from the store, in a transaction of its own."""
+    async with store.transaction() as tx:
+        return await query(tx)
+
+
+async def stored_state(store: Store, user_id: int) -> tuple[Conversation | None, Profile | None]:
+    """What the store holds for the user (conversation with timers, profile)."""
+    async with store.transaction() as tx:
+        return await load_user_state(tx, user_id)
+
+
+class ReminderCalls:
+    """The reminders of ``store``, each call a transaction of its own: how tests set reminders
+    up and look at them (``await reminders.add(...)``, see ``ReminderRepository``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            async with self.store.transaction() as tx:
+                return await getattr(tx.reminders, name)(*args, **kwargs)
+
+        return call
+
+    async def close(self) -> None:
+        await self.store.close()
 
 
 class FakeClock:

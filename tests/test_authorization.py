@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from back_care_guide.engine.events import Choose
-from tests.harness import ChatClient
+from tests.harness import ChatClient, ReminderCalls, stored_state
 
 OTHER = 4242
 
 
 async def reminder_of(client: ChatClient, user_id: int) -> int:
     assert client.runtime.services is not None
-    items = await client.runtime.services.reminders.list(user_id)
+    items = await ReminderCalls(client.runtime.store).list(user_id)
     return items[0].id
 
 
@@ -20,13 +20,12 @@ async def test_another_persons_reminder_cannot_be_changed(client: ChatClient) ->
     await other.send("UTC")
     await other.command("remind", "08:00")
     rid = await reminder_of(client, OTHER)
-    services = client.runtime.services
-    assert services is not None
-    before = await services.reminders.get(rid)
+    reminders = ReminderCalls(client.runtime.store)
+    before = await reminders.get(rid)
     for verb in ("snooze", "skip", "del", "chg", "start"):
         toasts = await client.runtime.dispatch(Choose(client.user_id, 0, f"rm_{verb}_{rid}"))
         assert toasts == ["That reminder no longer exists."], verb
-    assert await services.reminders.get(rid) == before
+    assert await reminders.get(rid) == before
     assert not client.messages  # nothing was said to the forger either
 
 
@@ -34,7 +33,7 @@ async def test_erasing_needs_its_own_confirmation_question(client: ChatClient) -
     await client.start()
     toasts = await client.runtime.dispatch(Choose(client.user_id, 0, "del_yes"))
     assert toasts == ["This question has moved on."]
-    conv, _ = await client.runtime.store.load(client.user_id)
+    conv, _ = await stored_state(client.runtime.store, client.user_id)
     assert conv is not None  # nothing was erased
     await client.command("delete")
     await client.click("Yes, delete everything")

@@ -11,7 +11,7 @@ import pytest
 from back_care_guide.engine.events import TimerFired
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
-from tests.harness import ChatClient, make_runtime
+from tests.harness import ChatClient, make_runtime, read
 
 SCREENING = 4  # screening lists ("None of these") before the pain rating
 EXERCISE_WORDS = ("knee", "twist", "in position", "hold for")
@@ -341,7 +341,7 @@ async def test_sessions_are_logged_with_pain_ratings(client: ChatClient) -> None
     await client.start()
     await client.click("let's start")
     await client.click("Leaking or accidents")  # a red flag
-    sessions = await client.runtime.store.sessions(client.user_id, 0)
+    sessions = await read(client.runtime.store, lambda tx: tx.sessions.since(client.user_id, 0))
     assert [(s.outcome, s.pain_before, s.pain_after) for s in sessions] == [
         ("pain", 4, None), ("red_flag", None, None)]
 

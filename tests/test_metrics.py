@@ -19,8 +19,8 @@ from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.observability.metrics import Metrics, api_method, api_outcome
 from back_care_guide.observability.server import MetricsServer
 from back_care_guide.reminders.dispatcher import SendResult
-from back_care_guide.reminders.store import Due
 from back_care_guide.safety.triage import Triage
+from back_care_guide.store.records import Due
 from back_care_guide.telegram.processor import update_kind
 from tests.e2e.conftest import TOKEN, URGENT, BotProcess, Person, full_session
 from tests.harness import make_runtime

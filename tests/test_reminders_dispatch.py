@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from back_care_guide.reminders.dispatcher import FloodWait, ReminderDispatcher, SendResult
+from back_care_guide.reminders.dispatcher import FloodWait, ReminderDispatcher, SendResult, StoredReminders
 from back_care_guide.reminders.schedule import ReminderRule
-from back_care_guide.reminders.store import Due, ReminderStore
+from back_care_guide.store.records import Due
+from back_care_guide.store.sqlite import SqliteStore
+from tests.harness import ReminderCalls
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -77,19 +79,24 @@ class Recorder:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ReminderStore]:
-    s = ReminderStore.from_path(tmp_path / "bot.db")
+async def store(tmp_path: Path) -> AsyncIterator[ReminderCalls]:
+    s = ReminderCalls(SqliteStore(tmp_path / "bot.db"))
     yield s
     await s.close()
 
 
-def dispatcher(store: ReminderStore, clock: FakeClock, send: Recorder, *, concurrency: int = 8,
+def queue(store: ReminderCalls) -> StoredReminders:
+    """The reminders of the store as the bot's dispatcher reads and claims them."""
+    return StoredReminders(store.store)
+
+
+def dispatcher(store: ReminderCalls, clock: FakeClock, send: Recorder, *, concurrency: int = 8,
                per_chat_interval: float = 1.0) -> ReminderDispatcher:
-    return ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+    return ReminderDispatcher(queue(store), send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
                               per_chat_interval=per_chat_interval, concurrency=concurrency)
 
 
-async def test_due_is_sent_and_early_is_not(store: ReminderStore) -> None:
+async def test_due_is_sent_and_early_is_not(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     r = await store.add(1, rule(8), MONDAY_7)
@@ -103,7 +110,7 @@ async def test_due_is_sent_and_early_is_not(store: ReminderStore) -> None:
     assert (await d.run_once()).sent == 0  # not twice
 
 
-async def test_late_by_minutes_is_sent(store: ReminderStore) -> None:
+async def test_late_by_minutes_is_sent(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     r = await store.add(1, rule(8), MONDAY_7)
@@ -113,7 +120,7 @@ async def test_late_by_minutes_is_sent(store: ReminderStore) -> None:
     assert send.sent[0][1].late == pytest.approx(20 * MINUTE)
 
 
-async def test_late_by_hours_is_skipped_and_advanced(store: ReminderStore) -> None:
+async def test_late_by_hours_is_skipped_and_advanced(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     r = await store.add(1, rule(8), MONDAY_7)
@@ -124,7 +131,7 @@ async def test_late_by_hours_is_skipped_and_advanced(store: ReminderStore) -> No
     assert after is not None and local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 3, 8, 0)
 
 
-async def test_weekdays_only_skips_weekend_in_users_zone(store: ReminderStore) -> None:
+async def test_weekdays_only_skips_weekend_in_users_zone(store: ReminderCalls) -> None:
     # Auckland: Monday 08:00 local is Sunday evening in UTC.
     auckland = ZoneInfo("Pacific/Auckland")
     start = ts(auckland, 2026, 3, 6, 12)  # Friday noon
@@ -139,7 +146,7 @@ async def test_weekdays_only_skips_weekend_in_users_zone(store: ReminderStore) -
     assert days == ["Mon 08:00", "Tue 08:00", "Wed 08:00", "Thu 08:00", "Fri 08:00"]
 
 
-async def test_dst_both_directions_keep_local_time_and_fire_once(store: ReminderStore) -> None:
+async def test_dst_both_directions_keep_local_time_and_fire_once(store: ReminderCalls) -> None:
     start = ts(BERLIN, 2026, 3, 27, 12)
     clock = FakeClock(start)
     send = Recorder(clock)
@@ -155,7 +162,7 @@ async def test_dst_both_directions_keep_local_time_and_fire_once(store: Reminder
     assert [g.strftime("%d %H:%M") for g in gap] == ["28 02:30", "29 03:30", "30 02:30", "31 02:30"]
 
 
-async def test_fall_back_fires_exactly_once(store: ReminderStore) -> None:
+async def test_fall_back_fires_exactly_once(store: ReminderCalls) -> None:
     start = ts(NEW_YORK, 2026, 10, 31, 12)
     clock = FakeClock(start)
     send = Recorder(clock)
@@ -174,7 +181,7 @@ class Crash(BaseException):
 
 async def test_crash_mid_batch_loses_only_the_one_in_flight(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    first = ReminderStore.from_path(path)
+    first = ReminderCalls(SqliteStore(path))
     for user in range(20):
         await first.add(user, rule(8), MONDAY_7)
     clock = FakeClock(MONDAY_7 + HOUR + 30)
@@ -188,13 +195,13 @@ async def test_crash_mid_batch_loses_only_the_one_in_flight(tmp_path: Path) -> N
         sent.append(due.user_id)
         return SendResult.SENT
 
-    crashed = ReminderDispatcher(first, crashing_send, clock=clock, sleep=clock.sleep,
+    crashed = ReminderDispatcher(queue(first), crashing_send, clock=clock, sleep=clock.sleep,
                                  rate_per_second=FAST, concurrency=1)
     with pytest.raises(BaseException):  # noqa: B017 - Crash, maybe wrapped in a group
         await crashed.run_once()
     await first.close()
 
-    second = ReminderStore.from_path(path)  # the restart
+    second = ReminderCalls(SqliteStore(path))  # the restart
     restarted = Recorder(clock)
     d = dispatcher(second, clock, restarted)
     stats = await d.run_once()
@@ -210,7 +217,7 @@ async def test_crash_mid_batch_loses_only_the_one_in_flight(tmp_path: Path) -> N
 async def test_crash_with_concurrent_workers_loses_at_most_one_per_worker(tmp_path: Path) -> None:
     """Four workers, each send slow: the bound is the sends in flight, at most ``concurrency``."""
     path = tmp_path / "bot.db"
-    first = ReminderStore.from_path(path)
+    first = ReminderCalls(SqliteStore(path))
     for user in range(50):
         await first.add(user, rule(8), MONDAY_7)
     sent: list[int] = []
@@ -227,7 +234,7 @@ async def test_crash_with_concurrent_workers_loses_at_most_one_per_worker(tmp_pa
         return SendResult.SENT
 
     clock_now = MONDAY_7 + HOUR + 30
-    crashed = ReminderDispatcher(first, slow_send, clock=lambda: clock_now, rate_per_second=FAST,
+    crashed = ReminderDispatcher(queue(first), slow_send, clock=lambda: clock_now, rate_per_second=FAST,
                                  concurrency=4)
     task = asyncio.create_task(crashed.run_once())
     await asyncio.wait_for(crash.wait(), 5)
@@ -237,7 +244,7 @@ async def test_crash_with_concurrent_workers_loses_at_most_one_per_worker(tmp_pa
         await task
     await first.close()
 
-    second = ReminderStore.from_path(path)
+    second = ReminderCalls(SqliteStore(path))
     clock = FakeClock(clock_now)
     restarted = Recorder(clock)
     await dispatcher(second, clock, restarted).run_once()
@@ -251,7 +258,7 @@ async def test_crash_with_concurrent_workers_loses_at_most_one_per_worker(tmp_pa
 async def test_claim_due_in_one_go_is_for_tools_only(tmp_path: Path) -> None:
     """What the old dispatcher did: claim a whole batch, then crash before sending: all lost."""
     path = tmp_path / "bot.db"
-    first = ReminderStore.from_path(path)
+    first = ReminderCalls(SqliteStore(path))
     await first.add(99, rule(8, 5), MONDAY_7)
     clock = FakeClock(MONDAY_7 + HOUR + 5 * MINUTE)
     assert [d.user_id for d in await first.claim_due(clock(), 100)] == [99]  # ...and nothing sent
@@ -260,7 +267,7 @@ async def test_claim_due_in_one_go_is_for_tools_only(tmp_path: Path) -> None:
     await first.close()
 
 
-async def test_a_reminder_changed_before_its_turn_is_not_sent(store: ReminderStore) -> None:
+async def test_a_reminder_changed_before_its_turn_is_not_sent(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     first = await store.add(1, rule(8), MONDAY_7)
@@ -277,7 +284,7 @@ async def test_a_reminder_changed_before_its_turn_is_not_sent(store: ReminderSto
             await store.snooze(snoozed.id, clock() + 30 * MINUTE)
             await store.delete(gone.id)
 
-    d = ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+    d = ReminderDispatcher(queue(store), send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
                            concurrency=1, before_send=before_send)
     stats = await d.run_once()
     assert sorted(send.users()) == [1, 4] and stats.stale == 2
@@ -287,7 +294,7 @@ async def test_a_reminder_changed_before_its_turn_is_not_sent(store: ReminderSto
     assert send.users()[2:] == [2]
 
 
-async def test_too_late_by_the_time_of_its_turn_is_not_sent(store: ReminderStore) -> None:
+async def test_too_late_by_the_time_of_its_turn_is_not_sent(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     r = await store.add(1, rule(8), MONDAY_7)
@@ -296,7 +303,7 @@ async def test_too_late_by_the_time_of_its_turn_is_not_sent(store: ReminderStore
     async def before_send() -> None:
         await clock.sleep(5)  # ...but its turn comes an hour and 4 s late
 
-    d = ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+    d = ReminderDispatcher(queue(store), send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
                            before_send=before_send)
     stats = await d.run_once()
     assert (stats.sent, stats.too_late) == (0, 1) and send.sent == []
@@ -304,7 +311,7 @@ async def test_too_late_by_the_time_of_its_turn_is_not_sent(store: ReminderStore
     assert after is not None and local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 3, 8, 0)
 
 
-async def test_flood_wait_pauses_everything_and_retries(store: ReminderStore) -> None:
+async def test_flood_wait_pauses_everything_and_retries(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     for user in range(12):
@@ -320,7 +327,7 @@ async def test_flood_wait_pauses_everything_and_retries(store: ReminderStore) ->
     assert len(send.attempts) == 13
 
 
-async def test_repeated_flood_waits_still_deliver_once(store: ReminderStore) -> None:
+async def test_repeated_flood_waits_still_deliver_once(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     await store.add(1, rule(8), MONDAY_7)
@@ -369,7 +376,7 @@ async def test_rate_stays_under_limit() -> None:
     assert stamps[-1] - stamps[0] >= 59 / 50 * 0.95  # really paced, not just lucky
 
 
-async def test_one_message_per_chat_interval(store: ReminderStore) -> None:
+async def test_one_message_per_chat_interval(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     await store.add(1, rule(8), MONDAY_7)
@@ -382,7 +389,7 @@ async def test_one_message_per_chat_interval(store: ReminderStore) -> None:
     assert len(times) == 2 and times[1] - times[0] >= 1.0
 
 
-async def test_gone_disables_the_users_reminders(store: ReminderStore) -> None:
+async def test_gone_disables_the_users_reminders(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     await store.add(1, rule(8), MONDAY_7)
@@ -402,7 +409,7 @@ async def test_gone_disables_the_users_reminders(store: ReminderStore) -> None:
     assert (await d.run_once()).gone == 0
 
 
-async def test_other_send_errors_lose_one_occurrence_only(store: ReminderStore) -> None:
+async def test_other_send_errors_lose_one_occurrence_only(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     await store.add(1, rule(8), MONDAY_7)
     await store.add(2, rule(8), MONDAY_7)
@@ -415,13 +422,13 @@ async def test_other_send_errors_lose_one_occurrence_only(store: ReminderStore) 
         return SendResult.SENT
 
     clock.now = MONDAY_7 + HOUR
-    d = ReminderDispatcher(store, flaky, clock=clock, sleep=clock.sleep, rate_per_second=FAST)
+    d = ReminderDispatcher(queue(store), flaky, clock=clock, sleep=clock.sleep, rate_per_second=FAST)
     stats = await d.run_once()
     assert (stats.sent, stats.failed) == (1, 1) and sorted(calls) == [1, 2]
     assert (await d.run_once()).total() == 0
 
 
-async def test_run_sleeps_until_next_due_and_stops(store: ReminderStore) -> None:
+async def test_run_sleeps_until_next_due_and_stops(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7 + HOUR - 0.25)  # 07:59:59.75
     send = Recorder(clock)
     await store.add(1, rule(8), MONDAY_7)
@@ -432,16 +439,16 @@ async def test_run_sleeps_until_next_due_and_stops(store: ReminderStore) -> None
         if clock.now > MONDAY_7 + HOUR + 5:
             stop.set()
 
-    d = ReminderDispatcher(store, send, clock=clock, sleep=sleep, rate_per_second=FAST)
+    d = ReminderDispatcher(queue(store), send, clock=clock, sleep=sleep, rate_per_second=FAST)
     await asyncio.wait_for(d.run(stop, poll_interval=1.0), timeout=5)
     assert send.users() == [1]
     assert clock.sleeps[0] == pytest.approx(0.25)  # woke for the due time, not the full poll interval
     assert all(s <= 1.0 for s in clock.sleeps)
 
 
-async def test_run_stops_promptly_with_real_sleep(store: ReminderStore) -> None:
+async def test_run_stops_promptly_with_real_sleep(store: ReminderCalls) -> None:
     stop = asyncio.Event()
-    d = ReminderDispatcher(store, Recorder(FakeClock(0)), clock=_time.time)
+    d = ReminderDispatcher(queue(store), Recorder(FakeClock(0)), clock=_time.time)
     task = asyncio.create_task(d.run(stop, poll_interval=60.0))
     await asyncio.sleep(0.05)
     assert not task.done()
@@ -449,7 +456,7 @@ async def test_run_stops_promptly_with_real_sleep(store: ReminderStore) -> None:
     await asyncio.wait_for(task, timeout=2)
 
 
-async def test_every_attempt_waits_for_room_left_by_conversations(store: ReminderStore) -> None:
+async def test_every_attempt_waits_for_room_left_by_conversations(store: ReminderCalls) -> None:
     clock = FakeClock(MONDAY_7)
     send = Recorder(clock)
     for uid in (1, 2, 3):
@@ -461,7 +468,7 @@ async def test_every_attempt_waits_for_room_left_by_conversations(store: Reminde
         if len(asked) == 1:
             await clock.sleep(2.0)
 
-    d = ReminderDispatcher(store, send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
+    d = ReminderDispatcher(queue(store), send, clock=clock, sleep=clock.sleep, rate_per_second=FAST,
                            concurrency=1, before_send=before_send)
     stats = await d.run_once()
     assert stats.sent == 3

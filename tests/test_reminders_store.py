@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from back_care_guide.reminders.schedule import ReminderRule
-from back_care_guide.reminders.store import MAX_REMINDERS_PER_USER, ReminderStore, TooManyReminders
+from back_care_guide.store.errors import TooManyReminders
+from back_care_guide.store.repositories import MAX_REMINDERS_PER_USER
+from back_care_guide.store.sqlite import SqliteStore
+from tests.harness import ReminderCalls
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -36,13 +39,13 @@ MONDAY_7 = ts(BERLIN, 2026, 3, 2, 7, 0)  # Monday 2026-03-02 07:00 Berlin
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[ReminderStore]:
-    s = ReminderStore.from_path(tmp_path / "bot.db")
+async def store(tmp_path: Path) -> AsyncIterator[ReminderCalls]:
+    s = ReminderCalls(SqliteStore(tmp_path / "bot.db"))
     yield s
     await s.close()
 
 
-async def test_add_list_get(store: ReminderStore) -> None:
+async def test_add_list_get(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     assert r.user_id == 1 and r.active and r.snoozed_until is None and r.created_at == MONDAY_7
     assert local(BERLIN, r.next_fire_utc) == datetime(2026, 3, 2, 8, 0)
@@ -55,7 +58,7 @@ async def test_add_list_get(store: ReminderStore) -> None:
     assert await store.get(9999) is None
 
 
-async def test_identical_time_and_days_replaces(store: ReminderStore) -> None:
+async def test_identical_time_and_days_replaces(store: ReminderCalls) -> None:
     first = await store.add(1, rule(8), MONDAY_7)
     await store.snooze(first.id, MONDAY_7 + 10 * MINUTE)
     again = await store.add(1, rule(8, zone="America/New_York"), MONDAY_7)
@@ -66,7 +69,7 @@ async def test_identical_time_and_days_replaces(store: ReminderStore) -> None:
     assert len(await store.list(1)) == 2
 
 
-async def test_cap_per_user(store: ReminderStore) -> None:
+async def test_cap_per_user(store: ReminderCalls) -> None:
     for hour in range(MAX_REMINDERS_PER_USER):
         await store.add(1, rule(6 + hour), MONDAY_7)
     with pytest.raises(TooManyReminders) as info:
@@ -77,7 +80,7 @@ async def test_cap_per_user(store: ReminderStore) -> None:
     assert len(await store.list(1)) == MAX_REMINDERS_PER_USER
 
 
-async def test_update_and_merge(store: ReminderStore) -> None:
+async def test_update_and_merge(store: ReminderCalls) -> None:
     a = await store.add(1, rule(8), MONDAY_7)
     b = await store.add(1, rule(9), MONDAY_7)
     updated = await store.update(a.id, rule(10, weekdays_only=True), MONDAY_7)
@@ -89,7 +92,7 @@ async def test_update_and_merge(store: ReminderStore) -> None:
     assert await store.update(12345, rule(8), MONDAY_7) is None
 
 
-async def test_delete_and_delete_all(store: ReminderStore) -> None:
+async def test_delete_and_delete_all(store: ReminderCalls) -> None:
     a = await store.add(1, rule(8), MONDAY_7)
     await store.add(1, rule(9), MONDAY_7)
     await store.add(2, rule(9), MONDAY_7)
@@ -100,7 +103,7 @@ async def test_delete_and_delete_all(store: ReminderStore) -> None:
     assert len(await store.list(2)) == 1
 
 
-async def test_claim_due_advances_atomically(store: ReminderStore) -> None:
+async def test_claim_due_advances_atomically(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     assert await store.claim_due(MONDAY_7 + 59 * MINUTE, 10) == []  # early: nothing
     now = MONDAY_7 + HOUR + 3 * MINUTE
@@ -112,7 +115,7 @@ async def test_claim_due_advances_atomically(store: ReminderStore) -> None:
     assert await store.claim_due(now, 10) == []  # claimed once, never twice
 
 
-async def test_claim_due_respects_limit_and_order(store: ReminderStore) -> None:
+async def test_claim_due_respects_limit_and_order(store: ReminderCalls) -> None:
     for user in range(10):
         await store.add(user, rule(8, user), MONDAY_7)
     now = MONDAY_7 + 2 * HOUR
@@ -123,7 +126,7 @@ async def test_claim_due_respects_limit_and_order(store: ReminderStore) -> None:
     assert await store.claim_due(now, 100) == []
 
 
-async def test_due_reads_without_claiming(store: ReminderStore) -> None:
+async def test_due_reads_without_claiming(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     await store.add(2, rule(9), MONDAY_7)
     assert await store.due(MONDAY_7 + 59 * MINUTE, 10) == []
@@ -135,7 +138,7 @@ async def test_due_reads_without_claiming(store: ReminderStore) -> None:
     assert await store.get(r.id) == r
 
 
-async def test_claim_takes_each_occurrence_once(store: ReminderStore) -> None:
+async def test_claim_takes_each_occurrence_once(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     (due,) = await store.due(MONDAY_7 + HOUR, 10)
     now = MONDAY_7 + HOUR + 2.5
@@ -148,7 +151,7 @@ async def test_claim_takes_each_occurrence_once(store: ReminderStore) -> None:
     assert await store.due(now, 10) == []
 
 
-async def test_claim_skips_what_changed_since_it_was_read(store: ReminderStore) -> None:
+async def test_claim_skips_what_changed_since_it_was_read(store: ReminderCalls) -> None:
     kept, snoozed, edited, paused, deleted = [
         await store.add(user, rule(8), MONDAY_7) for user in range(1, 6)]
     now = MONDAY_7 + HOUR
@@ -168,7 +171,7 @@ async def test_claim_skips_what_changed_since_it_was_read(store: ReminderStore) 
 
 async def test_due_deactivates_an_unusable_rule(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    store = ReminderStore.from_path(path)
+    store = ReminderCalls(SqliteStore(path))
     r = await store.add(1, rule(8), MONDAY_7)
     other = await store.add(2, rule(8), MONDAY_7)
     db = sqlite3.connect(path)
@@ -182,7 +185,7 @@ async def test_due_deactivates_an_unusable_rule(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_claim_of_a_snoozed_repeat(store: ReminderStore) -> None:
+async def test_claim_of_a_snoozed_repeat(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     assert len(await store.claim(await store.due(MONDAY_7 + HOUR, 10), MONDAY_7 + HOUR)) == 1
     until = MONDAY_7 + HOUR + 30 * MINUTE
@@ -197,7 +200,7 @@ async def test_claim_of_a_snoozed_repeat(store: ReminderStore) -> None:
     assert local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 3, 8, 0)
 
 
-async def test_claim_after_long_downtime_collapses_to_one(store: ReminderStore) -> None:
+async def test_claim_after_long_downtime_collapses_to_one(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     now = MONDAY_7 + 3 * 24 * HOUR  # three days later, 07:00
     (due,) = await store.claim_due(now, 10)
@@ -206,7 +209,7 @@ async def test_claim_after_long_downtime_collapses_to_one(store: ReminderStore) 
     assert after is not None and local(BERLIN, after.next_fire_utc) == datetime(2026, 3, 5, 8, 0)
 
 
-async def test_snooze(store: ReminderStore) -> None:
+async def test_snooze(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     assert len(await store.claim_due(MONDAY_7 + HOUR, 10)) == 1
     until = MONDAY_7 + HOUR + 30 * MINUTE
@@ -221,7 +224,7 @@ async def test_snooze(store: ReminderStore) -> None:
     assert not await store.snooze(9999, until)
 
 
-async def test_skip_today(store: ReminderStore) -> None:
+async def test_skip_today(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8, weekdays_only=True), ts(BERLIN, 2026, 3, 6, 7))  # Friday
     skipped = await store.skip_today(r.id, ts(BERLIN, 2026, 3, 6, 7))
     assert skipped is not None and local(BERLIN, skipped.next_fire_utc) == datetime(2026, 3, 9, 8, 0)
@@ -229,7 +232,7 @@ async def test_skip_today(store: ReminderStore) -> None:
     assert await store.skip_today(9999, MONDAY_7) is None
 
 
-async def test_pause_and_resume_never_sends_missed(store: ReminderStore) -> None:
+async def test_pause_and_resume_never_sends_missed(store: ReminderCalls) -> None:
     a = await store.add(1, rule(8), MONDAY_7)
     await store.add(1, rule(9), MONDAY_7)
     other = await store.add(2, rule(8), MONDAY_7)
@@ -245,7 +248,7 @@ async def test_pause_and_resume_never_sends_missed(store: ReminderStore) -> None
     assert fires == [datetime(2026, 3, 6, 8, 0), datetime(2026, 3, 6, 9, 0)]
 
 
-async def test_set_zone_for_user(store: ReminderStore) -> None:
+async def test_set_zone_for_user(store: ReminderCalls) -> None:
     r = await store.add(1, rule(8), MONDAY_7)
     assert await store.set_zone_for_user(1, "America/New_York", MONDAY_7) == 1
     moved = await store.get(r.id)
@@ -256,7 +259,7 @@ async def test_set_zone_for_user(store: ReminderStore) -> None:
         await store.set_zone_for_user(1, "Mars/Olympus", MONDAY_7)
 
 
-async def test_next_due(store: ReminderStore) -> None:
+async def test_next_due(store: ReminderCalls) -> None:
     assert await store.next_due() is None
     r = await store.add(1, rule(9), MONDAY_7)
     await store.add(2, rule(10), MONDAY_7)
@@ -265,7 +268,7 @@ async def test_next_due(store: ReminderStore) -> None:
     assert local(BERLIN, await store.next_due() or 0) == datetime(2026, 3, 2, 10, 0)
 
 
-async def test_weekdays_only_claims_skip_weekend(store: ReminderStore) -> None:
+async def test_weekdays_only_claims_skip_weekend(store: ReminderCalls) -> None:
     await store.add(1, rule(8, weekdays_only=True), MONDAY_7)
     fired: list[datetime] = []
     now = MONDAY_7
@@ -278,7 +281,7 @@ async def test_weekdays_only_claims_skip_weekend(store: ReminderStore) -> None:
 
 
 async def _claims_per_local_day(
-    store: ReminderStore, tz: ZoneInfo, start: float, hours: int
+    store: ReminderCalls, tz: ZoneInfo, start: float, hours: int
 ) -> dict[str, int]:
     per_day: dict[str, int] = {}
     now = start
@@ -290,14 +293,14 @@ async def _claims_per_local_day(
     return per_day
 
 
-async def test_spring_forward_fires_once(store: ReminderStore) -> None:
+async def test_spring_forward_fires_once(store: ReminderCalls) -> None:
     start = ts(BERLIN, 2026, 3, 28, 12)
     await store.add(1, rule(2, 30), start)
     per_day = await _claims_per_local_day(store, BERLIN, start, 48)
     assert per_day == {"2026-03-29": 1, "2026-03-30": 1}
 
 
-async def test_fall_back_fires_once(store: ReminderStore) -> None:
+async def test_fall_back_fires_once(store: ReminderCalls) -> None:
     start = ts(NEW_YORK, 2026, 10, 31, 12)
     r = await store.add(1, rule(1, 30, zone="America/New_York"), start)
     assert r.next_fire_utc == datetime(2026, 11, 1, 5, 30, tzinfo=UTC).timestamp()
@@ -305,26 +308,20 @@ async def test_fall_back_fires_once(store: ReminderStore) -> None:
     assert per_day == {"2026-11-01": 1, "2026-11-02": 1}
 
 
-async def test_shares_a_connection_and_file(tmp_path: Path) -> None:
+async def test_kept_in_the_bot_database_across_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE IF NOT EXISTS profiles (user_id INTEGER PRIMARY KEY)")
-    shared = ReminderStore(db)
-    r = await shared.add(1, rule(8), MONDAY_7)
-    other = ReminderStore.from_path(path)  # e.g. after a restart
-    assert await other.get(r.id) == r
-    await other.close()
-    await shared.close()  # does not close a connection it did not open
+    first = ReminderCalls(SqliteStore(path))
+    r = await first.add(1, rule(8), MONDAY_7)
+    await first.close()
+    again = ReminderCalls(SqliteStore(path))  # e.g. after a restart
+    assert await again.get(r.id) == r
+    await again.close()
+    db = sqlite3.connect(path)  # in the one database file, next to the conversations
     assert db.execute("SELECT COUNT(*) FROM reminders").fetchone() == (1,)
     db.close()
-    legacy = sqlite3.connect(":memory:")  # default isolation_level: implicit transactions
-    with pytest.raises(ValueError):
-        ReminderStore(legacy)
-    legacy.close()
 
 
-async def test_failed_add_rolls_back(store: ReminderStore) -> None:
+async def test_failed_add_rolls_back(store: ReminderCalls) -> None:
     for hour in range(MAX_REMINDERS_PER_USER):
         await store.add(1, rule(6 + hour), MONDAY_7)
     with pytest.raises(TooManyReminders):

@@ -18,7 +18,7 @@ from back_care_guide.engine.events import TimerFired
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.flow.texts import Texts
 from back_care_guide.safety.triage_rules import Tier
-from tests.harness import MONDAY_MORNING, ChatClient, FakeClock, Sent
+from tests.harness import MONDAY_MORNING, ChatClient, FakeClock, Sent, read, stored_state
 
 UID = 42
 START = MONDAY_MORNING
@@ -104,7 +104,7 @@ async def to_first_check(chat: ChatClient, bundle: FlowBundle, clock: FakeClock)
 
 async def fire_timers(chat: ChatClient, clock: FakeClock) -> None:
     """Fire the stored timers of the running hold now, in order (no waiting)."""
-    pending = sorted((p.timer for p in await chat.runtime.store.pending_timers()
+    pending = sorted((p.timer for p in await read(chat.runtime.store, lambda tx: tx.timers.pending())
                       if p.user_id == chat.user_id), key=lambda t: t.due)
     for timer in pending:
         clock.now = max(clock.now, timer.due)
@@ -112,7 +112,7 @@ async def fire_timers(chat: ChatClient, clock: FakeClock) -> None:
 
 
 async def state_of(chat: ChatClient) -> str:
-    conv, _ = await chat.runtime.store.load(chat.user_id)
+    conv, _ = await stored_state(chat.runtime.store, chat.user_id)
     assert conv is not None
     return conv.state
 
@@ -247,7 +247,7 @@ async def test_each_sign_button_leads_to_its_tier_outcome(
     assert en.get(rules.signs[sign].name) in first.text
     assert first.buttons == ()  # first and alone
     assert await state_of(chat) == rules.tiers.rule(tier).outcome
-    _, profile = await chat.runtime.store.load(UID)
+    _, profile = await stored_state(chat.runtime.store, UID)
     assert profile is not None and profile.hold is not None and profile.hold.sign == sign
     assert exercise_cues(chat.texts[at:]) == []
 
@@ -331,7 +331,7 @@ async def test_each_tier_message_through_every_input_path(
     name = en.get(bundle.triage.signs[sign].name)
     assert name.lower() in first.text.lower()
     assert await state_of(chat) == bundle.triage.tiers.rule(tier).outcome
-    events = await chat.runtime.store.safety_events(UID)
+    events = await read(chat.runtime.store, lambda tx: tx.safety_events.for_user(UID))
     assert [(e.kind, e.sign) for e in events] == [("reported", sign)]
     await chat.send("I'm in position")
     await chat.command("start")
@@ -411,9 +411,9 @@ async def test_mistap_no_lifts_the_hold_and_returns_to_the_same_group(
     back = chat.last_prompt()
     assert back.text == group_prompt.text
     assert [b.choice for b in back.buttons] == [b.choice for b in group_prompt.buttons]
-    _, profile = await chat.runtime.store.load(UID)
+    _, profile = await stored_state(chat.runtime.store, UID)
     assert profile is not None and profile.hold is None
-    events = await chat.runtime.store.safety_events(UID)
+    events = await read(chat.runtime.store, lambda tx: tx.safety_events.for_user(UID))
     assert [(e.kind, e.tier, e.sign) for e in events] == [
         ("reported", "urgent", "leg_weakness"), ("corrected", "urgent", "leg_weakness")]
     await press(chat, NONE)  # and the screening goes on from there
@@ -429,7 +429,7 @@ async def test_mistap_yes_gives_urgent_care_again_without_another_offer(
     assert chat.messages[at].text.startswith(headline(bundle, Tier.URGENT))
     assert all(b.choice != MISTAP for m in chat.messages[at:] for b in m.buttons)
     assert await state_of(chat) == "urgent_care"
-    _, profile = await chat.runtime.store.load(UID)
+    _, profile = await stored_state(chat.runtime.store, UID)
     assert profile is not None and profile.hold is not None
     assert profile.hold.sign == "leg_weakness"
 
@@ -452,7 +452,7 @@ async def test_mistap_correction_keeps_an_earlier_outcome(chat: ChatClient, bund
     await press(chat, "bladder_bowel")  # tapped by mistake: emergency, replaces the hold
     await press(chat, MISTAP, prompt_with(chat, MISTAP))
     await press(chat, "no")
-    _, profile = await chat.runtime.store.load(UID)
+    _, profile = await stored_state(chat.runtime.store, UID)
     assert profile is not None and profile.hold is not None
     assert profile.hold.sign == "leg_numbness"
     at = len(chat.messages)

@@ -12,7 +12,7 @@ import pytest
 from back_care_guide.engine.events import Choose
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
-from tests.harness import ChatClient, make_runtime
+from tests.harness import ChatClient, ReminderCalls, make_runtime, stored_state
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()  # a Tuesday
 
@@ -44,7 +44,7 @@ async def remind_in_utc(client: ChatClient, at: str) -> None:
 async def reminders_of(client: ChatClient) -> list[str]:
     assert client.runtime.services is not None
     return [f"{r.rule.hhmm} {'wk' if r.rule.weekdays_only else 'daily'} {r.rule.zone}"
-            for r in await client.runtime.services.reminders.list(client.user_id)]
+            for r in await ReminderCalls(client.runtime.store).list(client.user_id)]
 
 
 async def test_remind_picker_asks_the_zone_once(timed: tuple[ChatClient, Clock]) -> None:
@@ -161,10 +161,10 @@ async def test_blocked_user_gets_no_reminders_until_start(timed: tuple[ChatClien
     clock.now += 61
     await asyncio.sleep(1.5)  # the nudge hits "blocked": the user's reminders are paused
     assert client.runtime.services is not None
-    assert not (await client.runtime.services.reminders.list(client.user_id))[0].active
+    assert not (await ReminderCalls(client.runtime.store).list(client.user_id))[0].active
     client.transport.blocked.clear()
     await client.start()
-    assert (await client.runtime.services.reminders.list(client.user_id))[0].active
+    assert (await ReminderCalls(client.runtime.store).list(client.user_id))[0].active
 
 
 async def test_progress_chart_and_summary(timed: tuple[ChatClient, Clock]) -> None:
@@ -176,7 +176,8 @@ async def test_progress_chart_and_summary(timed: tuple[ChatClient, Clock]) -> No
 
     for day, (before, after) in enumerate([(6, 4), (5, 3), (5, 2)]):
         start = NOW - (3 - day) * 86400
-        await store.log_session(client.user_id, LogSession(start, start + 600, "completed", before, after))
+        async with store.transaction() as tx:
+            await tx.sessions.add(client.user_id, LogSession(start, start + 600, "completed", before, after))
     await client.command("progress")
     (uid, photo), = client.transport.photos
     assert uid == client.user_id and photo.png.startswith(b"\x89PNG")
@@ -197,7 +198,7 @@ async def test_privacy_and_delete(timed: tuple[ChatClient, Clock]) -> None:
     await client.click("Yes, delete everything")
     assert "Everything I had stored about you is erased" in client.texts[-1]
     assert await reminders_of(client) == []
-    assert await client.runtime.store.load(client.user_id) == (None, None)
+    assert await stored_state(client.runtime.store, client.user_id) == (None, None)
     await client.start()  # a new user again: no lock, the welcome
     assert "Shall we start?" in client.texts[-1]
     await client.command("progress")

@@ -105,7 +105,9 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store = SqliteStore(path)
     await store.close()
     db = sqlite3.connect(path)
-    with db:
+    with db:  # what a newer bot writes when it migrates
+        db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'later', 0)",
+                   (SCHEMA_VERSION + 1,))
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     db.close()
     with pytest.raises(StoreError) as refused:
@@ -118,9 +120,12 @@ async def test_our_own_and_new_databases_open(tmp_path: Path) -> None:
     store = SqliteStore(path)
     await store.close()
     store = SqliteStore(path)  # reopened: same marker, same version
-    version = store.connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    assert version == (str(SCHEMA_VERSION),)
+    assert store.migrated == ()
     await store.close()
+    db = sqlite3.connect(path)
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert version == (str(SCHEMA_VERSION),)
     memory = SqliteStore(":memory:")  # no file, no lock, no watching
     assert memory.check_file()
     await memory.close()
@@ -169,12 +174,14 @@ async def watched(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 async def test_a_deleted_database_is_logged_once_as_critical(
         watched: SqliteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    await watched.pending_timers()  # the first call arms the watch on this loop
+    async with watched.transaction() as tx:  # the first use arms the watch on this loop
+        await tx.timers.pending()
     await asyncio.sleep(0.1)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     (tmp_path / "bot.db").unlink()
     await asyncio.sleep(0.2)  # ten checks
-    await watched.sessions(1, 0)  # the store still works (on the unlinked file)
+    async with watched.transaction() as tx:  # the store still works (on the unlinked file)
+        await tx.sessions.since(1, 0)
     critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert len(critical) == 1
     message = critical[0].getMessage()
@@ -183,7 +190,8 @@ async def test_a_deleted_database_is_logged_once_as_critical(
 
 async def test_a_replaced_database_is_logged_once_as_critical(
         watched: SqliteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    await watched.sessions(1, 0)
+    async with watched.transaction() as tx:
+        await tx.sessions.since(1, 0)
     path = tmp_path / "bot.db"
     path.rename(tmp_path / "moved.db")
     path.write_bytes(b"")  # something else at the path now
@@ -196,7 +204,8 @@ async def test_a_replaced_database_is_logged_once_as_critical(
 async def test_the_watch_stops_on_close(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "bot.db"
     store = SqliteStore(path, watch_interval=0.02)
-    await store.pending_timers()
+    async with store.transaction() as tx:
+        await tx.timers.pending()
     await store.close()
     path.unlink()
     await asyncio.sleep(0.1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -14,29 +15,31 @@ from back_care_guide.engine.events import Priority, Text
 from back_care_guide.engine.flood import FloodGuard
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
-from back_care_guide.store.records import Conversation, Profile
 from back_care_guide.store.sqlite import SqliteStore
-from tests.harness import ChatClient, make_runtime
+from back_care_guide.store.sqlite.repositories import SqliteTransaction
+from tests.harness import ChatClient, make_runtime, stored_state
 from tests.test_flow import EXERCISE_WORDS, into_hold
 
 FULL = sqlite3.OperationalError("database or disk is full")
 
 
 class FaultyStore(SqliteStore):
-    """SQLite with switches: writes and reads fail while ``fail_writes``/``fail_reads``."""
+    """SQLite with switches: while ``fail_writes``, a transaction that wrote fails as it
+    commits (as on a full disk), and while ``fail_reads`` one that only read fails."""
 
     fail_writes = False
     fail_reads = False
 
-    async def save(self, conversation: Conversation, profile: Profile) -> None:
-        if self.fail_writes:
-            raise FULL
-        await super().save(conversation, profile)
-
-    async def load(self, user_id: int) -> tuple[Conversation | None, Profile | None]:
-        if self.fail_reads:
-            raise sqlite3.DatabaseError("database disk image is malformed")
-        return await super().load(user_id)
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        async with super().transaction() as tx:
+            before = self._db.total_changes
+            yield tx
+            wrote = self._db.total_changes != before
+            if wrote and self.fail_writes:
+                raise FULL
+            if not wrote and self.fail_reads:
+                raise sqlite3.DatabaseError("database disk image is malformed")
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ async def test_the_write_is_retried_when_the_store_works_again(
         if not client.runtime._unsaved:
             break
     assert not client.runtime._unsaved
-    _, profile = await store.load(client.user_id)
+    _, profile = await stored_state(store, client.user_id)
     assert profile is not None and profile.hold is not None
     assert profile.hold.sign == "bladder_bowel"
 

@@ -17,7 +17,7 @@ from back_care_guide.safety.triage import CHECK, NOTHING, Action, Assessment, Tr
 from back_care_guide.safety.triage_rules import Tier, TriageRules
 from back_care_guide.services import Services
 from back_care_guide.store.records import Profile, SafetyHold
-from tests.harness import ChatClient, FakeClock, Sent, build_client, make_runtime
+from tests.harness import ChatClient, FakeClock, Sent, build_client, make_runtime, read, stored_state
 from tests.test_screening import headline, press
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -301,7 +301,7 @@ async def test_red_flag_gate_waits_24_hours_then_asks_the_sign_again(
     assert en.get("triage.question.leg_numbness") in chat.texts[-1]
     await press(chat, "no")
     assert chat.texts[-1].startswith("Hi, I'm Back Care Guide")
-    events = await chat.runtime.store.safety_events(chat.user_id)
+    events = await read(chat.runtime.store, lambda tx: tx.safety_events.for_user(chat.user_id))
     assert [e.kind for e in events] == ["reported", "cleared"]
 
 
@@ -319,7 +319,7 @@ async def test_a_stale_clearance_button_is_refused_before_24_hours(
     assert all(b.choice != "cleared" for b in chat.messages[-1].buttons)
     await chat.click("cleared", gate)  # the old gate's button: moved on
     assert "This question has moved on." in chat.toasts
-    _, profile = await chat.runtime.store.load(chat.user_id)
+    _, profile = await stored_state(chat.runtime.store, chat.user_id)
     assert profile is not None and profile.hold is not None
     assert profile.hold.sign == "leg_weakness"
 
@@ -376,7 +376,7 @@ async def test_stop_today_ends_at_local_midnight_and_survives_a_restart(
 def test_reminders_pause_while_a_hold_is_on_and_say_why_when_they_resume(
         bundle: FlowBundle) -> None:
     clock = FakeClock(at(BERLIN, 2025, 3, 10, 20, 0))
-    services = Services(bundle, store=None, reminders=None, clock=clock)  # type: ignore[arg-type]
+    services = Services(bundle, store=None, clock=clock)  # type: ignore[arg-type]
     profile = Profile(1, timezone="Europe/Berlin")
     profile.hold = holds.new_hold(bundle.triage, "sharp_pain", clock(), BERLIN)
     assert services.paused(profile)

@@ -17,7 +17,7 @@ import yaml
 from back_care_guide.engine.events import Timer, TimerFired
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage_rules import Tier
-from tests.harness import ChatClient, FakeClock
+from tests.harness import ChatClient, FakeClock, read
 from tests.test_screening import (
     exercise_cues,
     finish_session,
@@ -117,7 +117,7 @@ async def go_to(chat: ChatClient, bundle: FlowBundle, clock: FakeClock, state: s
 
 
 async def timers_of(chat: ChatClient) -> list[Timer]:
-    return sorted((p.timer for p in await chat.runtime.store.pending_timers()
+    return sorted((p.timer for p in await read(chat.runtime.store, lambda tx: tx.timers.pending())
                    if p.user_id == chat.user_id), key=lambda t: t.due)
 
 
@@ -186,7 +186,7 @@ async def check_ok(chat: ChatClient, bundle: FlowBundle, clock: FakeClock, case:
     assert not any(h in text for h in outcomes for text in said), said
     assert not any(en.get("triage.confirm") in text for text in said), said
     after = await state_of(chat)
-    assert await chat.runtime.store.safety_events(chat.user_id) == []
+    assert await read(chat.runtime.store, lambda tx: tx.safety_events.for_user(chat.user_id)) == []
     # and the session goes on where it was (at a screening question, a plain "no ..."
     # may be read as its "None of these")
     if state == "screening" and after != before:

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
 
+# What the store keeps as it is: defined with the other records, named here too.
+from back_care_guide.store.records import LogSession as LogSession
+from back_care_guide.store.records import Prompt as Prompt
 from back_care_guide.store.records import SafetyEvent
+from back_care_guide.store.records import Timer as Timer
 
 
 # ----------------------------------------------------------------- events
@@ -94,17 +98,6 @@ class Priority(IntEnum):
     BULK = 3  # reminders and other messages nobody is waiting for
 
 
-@dataclass(slots=True)
-class Prompt:
-    """The message that carries the user's current buttons, as the transport knows it."""
-
-    ref: int  # the transport's message id
-    text: str
-    seq: int
-    picture: bool = False  # a photo message: its text is a caption
-    latest: bool = True  # nothing has appeared below it in the chat, so it may be edited in place
-
-
 @dataclass(frozen=True, slots=True)
 class Send:
     """A new message. With buttons it becomes the user's current prompt, numbered ``seq``.
@@ -133,13 +126,6 @@ class Toast:
 
 
 @dataclass(frozen=True, slots=True)
-class Timer:
-    kind: str
-    due: float  # UTC epoch seconds
-    epoch: int
-
-
-@dataclass(frozen=True, slots=True)
 class Schedule:
     timer: Timer
 
@@ -147,17 +133,6 @@ class Schedule:
 @dataclass(frozen=True, slots=True)
 class CancelTimers:
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class LogSession:
-    """A session ended: keep it for /progress."""
-
-    started_at: float
-    ended_at: float
-    outcome: str
-    pain_before: int | None
-    pain_after: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,13 @@
 
 - One user's events are handled strictly one after another (a per-user lock), different
   users in parallel.
-- State and timers are saved to the store *before* any effect is carried out, so a
-  killed process resumes every conversation and timer where it was.
+- What an event changes (state, timers, profile, the reminders a feature set, the session
+  or safety outcome to keep) is written in ONE transaction *before* any effect is carried
+  out, so a killed process resumes every conversation and timer where it was, and never
+  finds half of an event written.
 - A store that fails never silences the bot: the effects are carried out from memory
-  (safety advice first), the write is retried in the background, the failure is logged
-  once per outage with its kind, and the person is told plainly once that their progress
+  (safety advice first), the whole write is retried in the background, the failure is
+  logged once per outage with its kind, and the person is told plainly once that their progress
   can't be saved. A failed read still answers red flags (from a fresh, unsaved state).
 - A person typing faster than a few messages a second gets one polite line and the rest
   is dropped, except what triage finds alarming (:mod:`back_care_guide.engine.flood`).
@@ -49,12 +51,12 @@ from back_care_guide.engine.events import (
 )
 from back_care_guide.engine.flood import FloodGuard
 from back_care_guide.observability.metrics import Metrics
-from back_care_guide.reminders.dispatcher import ReminderDispatcher, SendResult
-from back_care_guide.reminders.store import Due
+from back_care_guide.reminders.dispatcher import ReminderDispatcher, SendResult, StoredReminders
 from back_care_guide.safety.triage import Assessment
-from back_care_guide.services import Services
+from back_care_guide.services import Change, Outcome, Services
 from back_care_guide.store.base import Store
-from back_care_guide.store.records import Conversation, Profile
+from back_care_guide.store.records import Conversation, Due, Profile
+from back_care_guide.store.state import load_user_state, save_user_state
 
 log = logging.getLogger(__name__)
 CLOSE_WITHIN = 8.0  # seconds: everything in flight gets this long at shutdown (SIGTERM)
@@ -182,6 +184,9 @@ class Runtime:
         self.health = StoreHealth()
         self.flood = FloodGuard()
         self._unsaved: set[int] = set()  # users whose state the store refused: retried
+        # Changes besides the state (records, reminders) of events the store refused: written,
+        # in order, with the user's state at the next attempt.
+        self._pending: dict[int, list[Change]] = {}
         self._told_unsaved: set[int] = set()  # told once per outage that nothing is saved
         self._degraded: set[int] = set()  # loaded from nothing after a failed read: never saved
         self._carrying: dict[int, asyncio.Future[None]] = {}  # messages of an event on their way
@@ -191,7 +196,8 @@ class Runtime:
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Re-arm every stored timer (after a restart) and start the idle sweeper."""
-        pending = await self.store.pending_timers()
+        async with self.store.transaction() as tx:
+            pending = await tx.timers.pending()
         now = self.clock()
         for item in pending:
             if item.timer.kind == "halfway" and item.timer.due < now:
@@ -201,7 +207,7 @@ class Runtime:
             log.info("re-armed %d stored timers", len(pending))
         self._sweeper = asyncio.create_task(self._sweep_idle())
         if self.services is not None:
-            dispatcher = ReminderDispatcher(self.services.reminders, self._send_reminder,
+            dispatcher = ReminderDispatcher(StoredReminders(self.store), self._send_reminder,
                                             clock=self.clock, rate_per_second=self.reminder_rate,
                                             before_send=self.budget.reserve)
             self._reminder_task = asyncio.create_task(dispatcher.run(self._reminder_stop))
@@ -254,10 +260,12 @@ class Runtime:
                 effects: list[Effect] = [self.engine.notice(profile, "system.store_down")]
             else:
                 was_active = profile.active
-                effects = await self._handle(conv, profile, event, assessment)
-                saved = await self._save(conv, profile, effects)
-                if saved and self.services is not None and profile.active and not was_active:
-                    await self._reminders_active(uid, True)
+                outcome = await self._handle(conv, profile, event, assessment)
+                effects, changes = outcome.effects, outcome.changes
+                if self.services is not None and profile.active and not was_active:
+                    now = self.clock()  # back after blocking the bot: their reminders too
+                    changes.append(lambda tx: tx.reminders.set_active_for_user(uid, True, now))
+                await self._save(conv, profile, effects, changes)
             toasts = [effect.text for effect in effects if isinstance(effect, Toast)]
             side = [acknowledge(toasts)] if acknowledge is not None else []
             carrying = asyncio.ensure_future(self._carry_out(conv, effects, side))
@@ -298,61 +306,84 @@ class Runtime:
             with contextlib.suppress(RecipientGone):
                 await self.transport.send(uid, self.engine.notice(profile, "system.slow_down"))
 
-    async def _save(self, conv: Conversation, profile: Profile, effects: list[Effect]) -> bool:
-        """Write the state before acting on it; if the store refuses, act anyway and say so."""
+    async def _save(self, conv: Conversation, profile: Profile, effects: list[Effect],
+                    changes: list[Change]) -> None:
+        """Write what the event changed before acting on it: the state, what its effects ask
+        to keep, and ``changes``, in one transaction. If the store refuses, act anyway and
+        say so (once per outage); all of it is retried (:meth:`_retry_unsaved`)."""
         uid = conv.user_id
-        if uid in self._degraded:
-            return False
+        kept = [self._keep(uid, effect) for effect in effects
+                if isinstance(effect, LogSession | LogSafety)]
+        self._pending.setdefault(uid, []).extend(kept + changes)
         try:
-            await self.store.save(conv, profile)
+            await self._commit(conv, profile)
         except Exception as exc:
             self.health.failed("write", exc)
             self._unsaved.add(uid)
             if uid not in self._told_unsaved:
                 self._told_unsaved.add(uid)
                 effects.append(self.engine.notice(profile, "system.store_down"))
-            return False
+
+    def _keep(self, uid: int, effect: LogSession | LogSafety) -> Change:
+        """The change that keeps what ``effect`` asks to keep: a session, or a safety outcome."""
+        if isinstance(effect, LogSession):
+            session = effect
+            return lambda tx: tx.sessions.add(uid, session)
+        self.metrics.safety_outcomes.labels(effect.event.tier, effect.event.kind).inc()
+        event = effect.event
+        return lambda tx: tx.safety_events.add(uid, event)
+
+    async def _commit(self, conv: Conversation, profile: Profile) -> None:
+        """One transaction: the user's state and their pending changes, in order. A state
+        loaded from nothing after a failed read (see :meth:`_load`) is never written: it
+        would overwrite what the store holds."""
+        uid = conv.user_id
+        degraded = uid in self._degraded
+        changes = self._pending.get(uid, [])
+        if degraded and not changes:
+            return
+        async with self.store.transaction() as tx:
+            if not degraded:
+                await save_user_state(tx, conv, profile)
+            for change in changes:
+                await change(tx)
         self.health.ok()
+        self._pending.pop(uid, None)
         self._unsaved.discard(uid)
-        self._unsaved_prompts.discard(uid)
-        return True
+        if not degraded:
+            self._unsaved_prompts.discard(uid)
 
     async def _retry_unsaved(self) -> None:
+        """Write what the store refused. A user in the middle of an event is left to it: the
+        event writes everything of theirs anyway."""
         for uid in list(self._unsaved):
             entry = self._active.get(uid)
             if entry is None:
                 self._unsaved.discard(uid)
+                self._pending.pop(uid, None)
+                continue
+            if self._locks.busy(uid):
                 continue
             try:
-                await self.store.save(entry[0], entry[1])
+                await self._commit(entry[0], entry[1])
             except Exception as exc:
                 self.health.failed("write", exc)
                 return
-            self.health.ok()
-            self._unsaved.discard(uid)
         if not self._unsaved:
             self._told_unsaved.clear()
 
-    async def _reminders_active(self, uid: int, active: bool) -> None:
-        assert self.services is not None
-        try:
-            await self.services.reminders.set_active_for_user(uid, active, self.clock())
-        except Exception as exc:
-            self.health.failed("write", exc)
-
     async def _handle(self, conv: Conversation, profile: Profile, event: Event,
-                      assessment: Assessment) -> list[Effect]:
+                      assessment: Assessment) -> Outcome:
         """The account features take their commands and buttons; the flow engine the rest.
 
         Triage has read the event's text once, before anyone else sees it.
         """
         if self.services is None or not self.services.claims(event, conv, assessment):
-            return await self.engine.handle(conv, profile, event, assessment)
+            return Outcome(await self.engine.handle(conv, profile, event, assessment))
         outcome = await self.services.handle(event, conv, profile)
-        effects = outcome.effects
         if outcome.then is not None:
-            effects += await self.engine.handle(conv, profile, outcome.then)
-        return effects
+            outcome.effects += await self.engine.handle(conv, profile, outcome.then)
+        return outcome
 
     async def _carry_out(self, conv: Conversation, effects: list[Effect],
                          side: list[Awaitable[None]] | None = None) -> None:
@@ -381,8 +412,6 @@ class Runtime:
                             self._unsaved_prompts.add(uid)
                         elif conv.prompt is not None and effect.replaces is None:
                             conv.prompt.latest = False  # this message sits below it now
-                    case LogSession() | LogSafety():
-                        await self._log(uid, effect)
                     case SendPhoto():
                         self.budget.note()
                         await self.transport.send_photo(uid, effect)
@@ -402,35 +431,24 @@ class Runtime:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _log(self, uid: int, effect: LogSession | LogSafety) -> None:
-        """Keep a record; a store that refuses it never holds up the conversation."""
-        if isinstance(effect, LogSafety):
-            self.metrics.safety_outcomes.labels(effect.event.tier, effect.event.kind).inc()
-        try:
-            if isinstance(effect, LogSession):
-                await self.store.log_session(uid, effect)
-            else:
-                await self.store.log_safety(uid, effect.event)
-        except Exception as exc:
-            self.health.failed("write", exc)
-
     async def _recipient_gone(self, conv: Conversation, profile: Profile) -> None:
         log.info("user %s is unreachable; marked inactive", conv.user_id)
         self._cancel(conv.user_id)
         conv.timers = []
         conv.prompt = None
         profile.active = False
-        await self._save(conv, profile, [])
-        if self.services is not None:
-            await self._reminders_active(conv.user_id, False)
-        await self._evict(conv.user_id)
+        uid, now = conv.user_id, self.clock()
+        await self._save(conv, profile, [], [] if self.services is None else [
+            lambda tx: tx.reminders.set_active_for_user(uid, False, now)])
+        await self._evict(uid)
 
     async def _erase(self, user_id: int) -> None:
         """Erase a user completely: timers, memory, and every row in the store."""
         self._cancel(user_id)
         self._unsaved_prompts.discard(user_id)
         await self._evict(user_id)
-        await self.store.delete_user(user_id)
+        async with self.store.transaction() as tx:
+            await tx.delete_user(user_id)
         await self.transport.forget(user_id)
 
     async def _send_reminder(self, due: Due) -> SendResult:
@@ -452,11 +470,11 @@ class Runtime:
             noted = profile.paused_by
             if self.services.paused(profile):
                 if profile.paused_by != noted:
-                    await self.store.save(conv, profile)
+                    await self._commit(conv, profile)
                 return SendResult.SKIPPED
             message = self.services.nudge(profile, due.reminder_id)
             if profile.paused_by != noted:
-                await self.store.save(conv, profile)
+                await self._commit(conv, profile)
             try:
                 await self.transport.send(due.user_id, message)
             except RecipientGone:
@@ -474,7 +492,8 @@ class Runtime:
             conv, profile, _ = entry
         else:
             try:
-                stored, stored_profile = await self.store.load(uid)
+                async with self.store.transaction() as tx:
+                    stored, stored_profile = await load_user_state(tx, uid)
             except Exception as exc:  # answer from a fresh state that is never saved
                 self.health.failed("read", exc)
                 stored, stored_profile = None, None
@@ -492,13 +511,15 @@ class Runtime:
             return  # kept in memory until the store takes it
         entry = self._active.pop(uid, None)
         self._degraded.discard(uid)
+        self._pending.pop(uid, None)
         if entry is None:
             return
         self.engine.detach(entry[0])
         if uid in self._unsaved_prompts:
             self._unsaved_prompts.discard(uid)
             try:
-                await self.store.save_prompt(uid, entry[0].prompt)
+                async with self.store.transaction() as tx:
+                    await tx.conversations.save_prompt(uid, entry[0].prompt)
             except Exception as exc:
                 self.health.failed("write", exc)
 

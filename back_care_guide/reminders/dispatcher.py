@@ -1,9 +1,10 @@
 """Delivering due reminders: read what is due, then claim each one right before sending it.
 
 **Delivery is at-most-once, and a crash loses only what is in flight.** Each round reads
-what is due without claiming anything (:meth:`ReminderStore.due`). A worker claims ONE
-reminder (:meth:`ReminderStore.claim`: a short transaction that advances the row to its next
-occurrence, if it is still due as read) only when it is its turn to send, after every wait
+what is due without claiming anything (``due`` of the
+:class:`~back_care_guide.store.repositories.ReminderRepository`). A worker claims ONE
+reminder (``claim``: a short transaction that advances the row to its next occurrence, if
+it is still due as read) only when it is its turn to send, after every wait
 below, and then calls ``send``. So:
 
 * in normal operation nothing is sent twice: a claimed row is advanced before its send, and
@@ -52,10 +53,12 @@ from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
-from back_care_guide.reminders.store import Due
+from back_care_guide.store.base import Store
+from back_care_guide.store.records import Due
 from back_care_guide.waiting import sleep_until_set
 
-__all__ = ["DispatchStats", "FloodWait", "ReminderDispatcher", "ReminderQueue", "SendResult"]
+__all__ = ["DispatchStats", "FloodWait", "ReminderDispatcher", "ReminderQueue", "SendResult",
+           "StoredReminders"]
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ class DispatchStats:
 
 
 class ReminderQueue(Protocol):
-    """What the dispatcher needs from the store (:class:`back_care_guide.reminders.store.ReminderStore`)."""
+    """What the dispatcher needs from the store (:class:`StoredReminders`, or a stand-in)."""
 
     async def due(self, now: float, limit: int) -> list[Due]: ...
 
@@ -98,6 +101,30 @@ class ReminderQueue(Protocol):
     async def set_active_for_user(self, user_id: int, active: bool, now: float) -> int: ...
 
     async def next_due(self) -> float | None: ...
+
+
+class StoredReminders:
+    """The store's reminders as the dispatcher uses them: each call a transaction of its own
+    (see :class:`~back_care_guide.store.repositories.ReminderRepository` for what they do)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def due(self, now: float, limit: int) -> list[Due]:
+        async with self._store.transaction() as tx:
+            return await tx.reminders.due(now, limit)
+
+    async def claim(self, dues: Sequence[Due], now: float) -> list[Due]:
+        async with self._store.transaction() as tx:
+            return await tx.reminders.claim(dues, now)
+
+    async def set_active_for_user(self, user_id: int, active: bool, now: float) -> int:
+        async with self._store.transaction() as tx:
+            return await tx.reminders.set_active_for_user(user_id, active, now)
+
+    async def next_due(self) -> float | None:
+        async with self._store.transaction() as tx:
+            return await tx.reminders.next_due()
 
 
 class ReminderDispatcher:

@@ -1,55 +1,80 @@
-"""The store interface. SQLite implements it today; PostgreSQL can implement it later."""
+"""The store: a unit of work over the repositories. SQLite implements it today; PostgreSQL can
+implement it next (like python-telegram-bot's ``BasePersistence``, the interface knows no backend).
+
+Everything goes through ``async with store.transaction() as tx``: what the body does through
+``tx``'s repositories commits together when it ends, or, if it raises, none of it does. So
+one event's changes (conversation, timers, profile, the reminders a feature set, the safety
+event) are written at once or not at all, and a read sees one consistent moment.
+
+The body of a transaction must not wait for anything but the store (no messages, no worker
+threads): a backend may hold a lock or a connection for as long as it runs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from back_care_guide.engine.events import LogSession, Prompt, Timer
-from back_care_guide.store.records import Conversation, Profile, SafetyEvent
+from back_care_guide.store.migrations import Migration
+from back_care_guide.store.records import StoreLocation
+from back_care_guide.store.repositories import (
+    ConversationRepository,
+    ProcessedUpdateRepository,
+    ProfileRepository,
+    ReminderRepository,
+    SafetyEventRepository,
+    SessionRepository,
+    TimerRepository,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class PendingTimer:
-    user_id: int
-    timer: Timer
+class Transaction(Protocol):
+    """The repositories of one unit of work."""
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def timers(self) -> TimerRepository: ...
+
+    @property
+    def profiles(self) -> ProfileRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def reminders(self) -> ReminderRepository: ...
+
+    @property
+    def safety_events(self) -> SafetyEventRepository: ...
+
+    @property
+    def processed_updates(self) -> ProcessedUpdateRepository: ...
+
+    async def delete_user(self, user_id: int) -> None:
+        """Erase everything stored about the user, in every table."""
+        ...
 
 
 class Store(Protocol):
-    async def load(self, user_id: int) -> tuple[Conversation | None, Profile | None]:
-        """The user's conversation and profile, if stored."""
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
         ...
 
-    async def save(self, conversation: Conversation, profile: Profile) -> None:
-        """Write state, context, timers and profile in one transaction."""
+    @property
+    def location(self) -> StoreLocation:
+        """Where the data lives, to tell people (never a password)."""
         ...
 
-    async def save_prompt(self, user_id: int, prompt: Prompt | None) -> None:
-        """Remember which message carries the user's current buttons."""
+    @property
+    def schema_version(self) -> int:
+        """The version of the schema, which opening the store brought up to date."""
         ...
 
-    async def pending_timers(self) -> list[PendingTimer]:
-        """Every stored timer, earliest first (used once at start-up to re-arm them)."""
-        ...
-
-    async def log_session(self, user_id: int, session: LogSession) -> None:
-        """Keep a finished session for /progress."""
-        ...
-
-    async def log_safety(self, user_id: int, event: SafetyEvent) -> None:
-        """Keep a safety outcome (reported, corrected, cleared) in the person's history."""
-        ...
-
-    async def safety_events(self, user_id: int) -> list[SafetyEvent]:
-        """The person's safety history, oldest first."""
-        ...
-
-    async def sessions(self, user_id: int, since: float) -> list[LogSession]:
-        """The user's sessions that started at or after ``since`` (epoch seconds), oldest first."""
-        ...
-
-    async def delete_user(self, user_id: int) -> None:
-        """Erase everything stored about the user."""
+    @property
+    def migrated(self) -> tuple[Migration, ...]:
+        """The migrations opening the store applied (none if it was up to date)."""
         ...
 
     async def close(self) -> None: ...

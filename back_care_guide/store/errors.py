@@ -1,8 +1,8 @@
-"""The one error a store raises when it cannot be opened."""
+"""The errors a store raises."""
 
 from __future__ import annotations
 
-__all__ = ["StoreError"]
+__all__ = ["StoreError", "TooManyReminders"]
 
 
 class StoreError(Exception):
@@ -12,3 +12,11 @@ class StoreError(Exception):
     path, never a password or user data); the command line prints it as is and exits with
     code 2, without a traceback.
     """
+
+
+class TooManyReminders(Exception):
+    """The user already has as many reminders as they may keep; nothing was written."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit

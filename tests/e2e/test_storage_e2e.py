@@ -13,7 +13,7 @@ from pathlib import Path
 
 from back_care_guide.reminders.dispatcher import ReminderDispatcher
 from back_care_guide.reminders.schedule import ReminderRule
-from back_care_guide.reminders.store import ReminderStore
+from back_care_guide.store.records import Profile
 from back_care_guide.store.sqlite import WATCH_INTERVAL, SqliteStore
 from tests.e2e.conftest import ROOT, BotProcess, Person
 from tests.standin import BotApiStandin
@@ -34,12 +34,11 @@ async def seed_due_reminders(db: Path, users: list[int]) -> float:
     rule = ReminderRule(dt.time(at.hour, at.minute), False, "UTC")
     store = SqliteStore(db)
     try:
-        store.connection.executemany(
-            "INSERT INTO profiles (user_id, timezone, active) VALUES (?, 'UTC', 1)", [(u,) for u in users])
-        reminders = ReminderStore(store.connection)
-        for uid in users:  # "now" a minute before the occurrence: the next fire is that minute
-            reminder = await reminders.add(uid, rule, minute - 60)
-            assert reminder.next_fire_utc == minute
+        async with store.transaction() as tx:
+            for uid in users:  # "now" a minute before the occurrence: the next fire is that minute
+                await tx.profiles.save(Profile(uid, timezone="UTC"))
+                reminder = await tx.reminders.add(uid, rule, minute - 60)
+                assert reminder.next_fire_utc == minute
     finally:
         await store.close()
     return float(minute)
