@@ -203,3 +203,13 @@ async def test_a_refused_event_is_retried_whole(faulty: tuple[ChatClient, Faulty
     assert len(await reminders.list(client.user_id)) == 1
     async with store.transaction() as tx:  # written once, not once per attempt
         assert len(await tx.safety_events.for_user(client.user_id)) == 1
+
+
+async def test_processed_updates_are_noted_once_and_forgotten_after_a_while(store: SqliteStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.processed_updates.add(1, NOW)
+        assert not await tx.processed_updates.add(1, NOW + 5)  # a re-delivery
+        assert await tx.processed_updates.add(2, NOW + 10)
+        assert await tx.processed_updates.forget_before(NOW + 10) == 1
+        assert await tx.processed_updates.add(1, NOW + 20)  # forgotten: new again
+        assert not await tx.processed_updates.add(2, NOW + 20)
