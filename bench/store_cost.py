@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -457,7 +458,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=WARMUP, help="unmeasured events first, per row")
     args = parser.parse_args()
     print("per event: load conversation + timers + profile, save them in one transaction")
-    print(f"users: {args.users}, events per row: {args.events} (after {args.warmup} warm-up)")
+    print(f"users: {args.users}, events per row: {args.events} (after {args.warmup} warm-up); "
+          f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     header = f"{'':<52} {'median µs':>9} {'p99 µs':>9} {'events/s':>10}"
     with tempfile.TemporaryDirectory(prefix="store-cost-") as tmp:
         sqlite_samples = bench_sqlite(Path(tmp), args.users, args.events, args.warmup)
