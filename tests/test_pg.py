@@ -4,11 +4,11 @@ whether it is stopped, fails to start or its process is killed."""
 
 from __future__ import annotations
 
-import glob
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,10 +42,6 @@ def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return bool(condition())
-
-
-def _leftovers() -> set[str]:
-    return set(glob.glob("/tmp/pgtest-*"))
 
 
 async def test_the_server_takes_async_connections_on_loopback_only(postgres_url: str) -> None:
@@ -104,12 +100,20 @@ def test_a_killed_test_run_leaves_no_server_behind(postgres_bindir: Path) -> Non
     assert _refused(int(port))
 
 
-def test_a_server_that_cannot_start_says_why_and_is_removed(postgres_bindir: Path) -> None:
-    before = _leftovers()
+def test_a_server_that_cannot_start_says_why_and_is_removed(postgres_bindir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(prefix: str, dir: Path) -> str:  # the folder the server gets
+        made.append(mkdtemp(prefix=prefix, dir=dir))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
     with pytest.raises(PgError, match="pg_ctl start failed") as failed:
         PgServer.start(postgres_bindir, settings={"shared_buffers": "'plenty'"}, start_timeout=20)
     assert "shared_buffers" in str(failed.value)  # the server log's tail is in the message
-    assert _leftovers() <= before
+    assert made and not any(Path(path).exists() for path in made)
 
 
 def test_pg_bin_is_honoured_and_checked(postgres_bindir: Path, tmp_path: Path,
