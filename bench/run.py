@@ -208,8 +208,8 @@ METHOD = """\
   ({flood_global:g} messages/s overall, bucket of {flood_global:g}; 1/s per chat, bucket of 3; a call over a
   limit is answered 429 and counted), and the bot runs with the production defaults
   (`TELEGRAM_MAX_RATE={max_rate:g}`, `REMINDER_RATE={reminder_rate:g}`, `LOG_LEVEL=INFO`). Before the bot
-  starts, the driver creates its database with the bot's own stores (`SqliteStore`,
-  `ReminderStore.add`): {reminders:,} users (also added to the stand-in), each with a profile (active,
+  starts, the driver creates its database with the bot's own store (`SqliteStore`,
+  `tx.reminders.add`): {reminders:,} users (also added to the stand-in), each with a profile (active,
   time zone UTC) and one daily reminder whose next occurrence is tomorrow. Once the bot polls,
   one UPDATE makes all of them due at the same instant {lead:g} s later (rule = that UTC minute, so
   after the claim the next occurrence is tomorrow again). The driver then waits until every user

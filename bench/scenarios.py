@@ -596,19 +596,17 @@ async def _seed_reminders(db: Path, ids: list[int], now: float) -> None:
     here, so a half-edited ``back_care_guide/`` never breaks the other scenarios).
     """
     from back_care_guide.reminders.schedule import ReminderRule
-    from back_care_guide.reminders.store import ReminderStore
+    from back_care_guide.store.records import Profile
     from back_care_guide.store.sqlite import SqliteStore
 
-    store = SqliteStore(db)  # creates every table, ``reminders`` included
+    store = SqliteStore(db)  # creates (migrates) every table
     try:
-        connection = store.connection
-        connection.executemany("INSERT INTO profiles (user_id, timezone, active) VALUES (?, 'UTC', 1)",
-                               [(uid,) for uid in ids])
-        reminders = ReminderStore(connection)
         minute = dt.datetime.fromtimestamp(now, dt.UTC)
         rule = ReminderRule(dt.time(minute.hour, minute.minute), False, "UTC")
-        for uid in ids:
-            await reminders.add(uid, rule, now)
+        async with store.transaction() as tx:  # one transaction for all of them
+            for uid in ids:
+                await tx.profiles.save(Profile(uid, timezone="UTC"))  # active by default
+                await tx.reminders.add(uid, rule, now)
     finally:
         await store.close()
 
