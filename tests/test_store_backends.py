@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 
+from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.reminders.schedule import ReminderRule
+from back_care_guide.safety.triage import Triage
 from back_care_guide.store import Store, StoreError, TooManyReminders, Transaction
 from back_care_guide.store.migrations import MIGRATIONS_TABLE
 from back_care_guide.store.postgresql import PostgresStore, shown_url
@@ -33,7 +36,8 @@ from back_care_guide.store.repositories import MAX_REMINDERS_PER_USER
 from back_care_guide.store.sqlite import SqliteStore
 from back_care_guide.store.sqlite import migrations as sqlite_migrations
 from back_care_guide.store.state import load_user_state, save_user_state
-from tests.harness import ReminderCalls, stored_state
+from tests.harness import ChatClient, ReminderCalls, make_runtime, stored_state
+from tests.test_flow import into_hold
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_7 = datetime(2026, 3, 2, 7, 0, tzinfo=BERLIN).timestamp()  # Monday 07:00 Berlin
@@ -424,6 +428,26 @@ async def test_migrations_are_recorded(backend: Backend) -> None:
     assert [v for v, _ in backend.applied()] == list(range(1, backend.latest + 1))
     sqlite_names = [m.name for m in sqlite_migrations.MIGRATIONS]
     assert [n for _, n in backend.applied()] == sqlite_names  # the same numbers, the same changes
+
+
+async def test_the_bot_resumes_a_hold_after_a_restart(backend: Backend, bundle: FlowBundle,
+                                                      triage: Triage) -> None:
+    """The runtime on each backend: a user mid-hold, the process gone, a new one re-arms the
+    stored timer and carries on from the stored conversation."""
+    opener = cast("type[SqliteStore]", lambda _path: backend.open())  # any Store will do
+    runtime, transport = make_runtime(bundle, triage, Path("unused"), time_scale=0.02, store=opener)
+    await runtime.start()
+    await into_hold(ChatClient(runtime, transport), "Standard")
+    await runtime.close()  # mid-hold
+    fresh, transport2 = make_runtime(bundle, triage, Path("unused"), time_scale=0.02, store=opener)
+    await fresh.start()
+    try:
+        resumed = ChatClient(fresh, transport2)
+        await resumed.wait_for("slowly return your leg", timeout=5)
+        await resumed.click("No pain")
+        assert "right knee" in resumed.texts[-1]
+    finally:
+        await fresh.close()
 
 
 # ---------------------------------------------------------------- PostgreSQL only
