@@ -552,6 +552,8 @@ async def test_postgres_refuses_a_newer_schema(fresh_postgres_url: str) -> None:
 def test_postgres_errors_never_show_the_password(postgres_url: str) -> None:
     url = postgres_url.replace("postgres@", "postgres:s3cret@").rsplit("/", 1)[0] + "/no_such_db"
     assert shown_url(url) == url.replace(":s3cret@", ":***@")
+    assert shown_url("postgresql://u@h/db?password=s3cret&sslmode=require") == (
+        "postgresql://u@h/db?password=***&sslmode=require")
     with pytest.raises(StoreError) as refused:
         PostgresStore.from_url(url)
     text = str(refused.value)

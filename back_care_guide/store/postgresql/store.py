@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -40,15 +40,23 @@ MIGRATION_LOCK = 0x6263672D6D696772
 
 
 def shown_url(database_url: str) -> str:
-    """``database_url`` fit to print: its password, if any, replaced by ``***``."""
-    parts = urlsplit(database_url)
-    if parts.password is None:
-        return database_url
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 address
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment).geturl()
+    """``database_url`` fit to print: a password, in its user part or as a ``password=``
+    parameter, replaced by ``***`` (a URL that cannot be read is not shown at all)."""
+    try:
+        parts = urlsplit(database_url)
+        port = parts.port
+    except ValueError:
+        return "(a URL that cannot be read)"
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if ":" in host:  # an IPv6 address
+            host = f"[{host}]"
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{port}" if port else "")
+    query = urlencode([(key, "***" if key == "password" else value)
+                       for key, value in parse_qsl(parts.query, keep_blank_values=True)],
+                      safe="*")
+    return SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment).geturl()
 
 
 class PostgresStore:
@@ -75,7 +83,7 @@ class PostgresStore:
     @classmethod
     def from_url(cls, database_url: str) -> PostgresStore:
         """The store for a ``postgresql://`` (or ``postgres://``) URL."""
-        if urlsplit(database_url).scheme not in SCHEMES:
+        if database_url.split("://", 1)[0] not in SCHEMES:
             raise StoreError("DATABASE_URL must start with postgresql:// for PostgreSQL")
         return cls(database_url)
 
