@@ -53,7 +53,8 @@ def build_core(settings: Settings, bundle: FlowBundle | None = None) -> Core:
     """The bot's parts that know no transport; ``bundle`` is data already loaded and checked."""
     bundle = bundle or load_bundle(settings.flows_dir)
     engine = build_engine(bundle, time_scale=settings.flow_time_scale)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, pool_size=settings.database_pool_size,
+                       holds=settings.database_holds)
     log.info("database: %s", store.location.shown)  # never the URL: it may hold a password
     for migration in store.migrated:
         log.info("database migrated to schema version %d: %s", migration.version, migration.name)

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     database_url: str = Field(default_factory=default_database_url)
+    # PostgreSQL only: connections for transactions, and people handled at once (each holds a
+    # connection of its own while their messages go out; see docs/postgresql.md).
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_holds: int = Field(default=64, ge=1, le=10000)
     flow_time_scale: float = Field(default=1.0, gt=0, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

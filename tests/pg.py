@@ -51,7 +51,7 @@ PORT_TRIES = 3  # another process may take the free port between choosing and bi
 BASE_SETTINGS = {
     "listen_addresses": f"'{HOST}'",
     "unix_socket_directories": "''",
-    "max_connections": "100",
+    "max_connections": "400",  # three replicas with their pools, and the tests beside them
     "shared_buffers": "'32MB'",
     "logging_collector": "off",
     "log_min_messages": "warning",

@@ -543,6 +543,8 @@ class Engine:
         state = self.flow.states[conv.state]
         if state.kind != "hold" or event.epoch != conv.ctx.get("epoch"):
             return  # a timer of a hold the user has already left
+        if not any(t.kind == event.kind and t.epoch == event.epoch for t in conv.timers):
+            return  # fired already (by another replica, or once more after a restart)
         if event.kind == "halfway":
             conv.timers = [t for t in conv.timers if t.kind != "halfway"]
             if state.halfway:

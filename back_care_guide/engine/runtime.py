@@ -16,6 +16,13 @@
   no hold is ever an ``await sleep`` inside a handler.
 - Only recently active users are kept in memory (and registered with the machine);
   the rest live in the store.
+
+With a store that several processes share (PostgreSQL replicas, see
+:mod:`back_care_guide.store.coordination`), each event also holds the person across processes
+(until its messages are out), reads their state from the store instead of memory, and tells
+the other processes about a red flag; a timer that is overdue by :data:`OVERDUE_AFTER`
+(its replica died) is fired by whichever replica sees it first, and firing it twice does
+nothing the second time.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ import ctypes
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from back_care_guide.engine.budget import SendBudget
 from back_care_guide.engine.engine import Engine
@@ -61,6 +68,14 @@ from back_care_guide.store.state import load_user_state, save_user_state
 log = logging.getLogger(__name__)
 CLOSE_WITHIN = 8.0  # seconds: everything in flight gets this long at shutdown (SIGTERM)
 RETRY_SAVES_EVERY = 2.0  # seconds between attempts to write state the store refused
+# Shared store only: how long an event waits for another process that holds the same person
+# (its messages are going out), and for a red flag, after which it goes on without the hold.
+HOLD_WAIT = 30.0
+URGENT_HOLD_WAIT = 1.0
+OVERDUE_AFTER = 1.0  # seconds past due: a timer nobody fired (its replica died); any takes it
+OVERDUE_EVERY = 0.5  # seconds between looks for such timers
+OVERDUE_BATCH = 200
+FORGET_UPDATES_AFTER = 86_400.0  # Telegram re-delivers an update for a day at most
 
 # Called with the toast texts of an event as soon as the engine has decided (and the state
 # is saved), while the messages are still going out: a Telegram button stops spinning then.
@@ -190,6 +205,10 @@ class Runtime:
         self._told_unsaved: set[int] = set()  # told once per outage that nothing is saved
         self._degraded: set[int] = set()  # loaded from nothing after a failed read: never saved
         self._carrying: dict[int, asyncio.Future[None]] = {}  # messages of an event on their way
+        self.coordination = store.coordination
+        self.shared = self.coordination.shared
+        self._overdue: asyncio.Task[None] | None = None
+        self._firing: set[tuple[int, str, int]] = set()  # timers being handled here, to fire once
         self.metrics = metrics or Metrics()
         self.metrics.active_sessions.set_function(lambda: len(self._active))
 
@@ -206,6 +225,9 @@ class Runtime:
         if pending:
             log.info("re-armed %d stored timers", len(pending))
         self._sweeper = asyncio.create_task(self._sweep_idle())
+        if self.shared:
+            await self.coordination.listen(self._preempt)
+            self._overdue = asyncio.create_task(self._take_overdue())
         if self.services is not None:
             dispatcher = ReminderDispatcher(StoredReminders(self.store), self._send_reminder,
                                             clock=self.clock, rate_per_second=self.reminder_rate,
@@ -228,8 +250,9 @@ class Runtime:
                 handle.cancel()
         self._handles.clear()
         self._reminder_stop.set()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._overdue):
+            if task is not None:
+                task.cancel()
         running = [t for t in (self._reminder_task, *self._tasks) if t is not None]
         if running:
             await asyncio.wait(running, timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
@@ -247,9 +270,13 @@ class Runtime:
         """
         uid = event.user_id
         known = self._active.get(uid)
-        if self.engine.assess(event, known[1] if known else Profile(uid)).alarming:
+        urgent = self.engine.assess(event, known[1] if known else Profile(uid)).alarming
+        if urgent:
             self._preempt(uid)
-        async with self._locks.hold(uid):
+            if self.shared:  # and in the replica that may be sending to them
+                self._background(self.coordination.preempt(uid))
+        async with self._locks.hold(uid), self.coordination.hold_user(
+                uid, wait=URGENT_HOLD_WAIT if urgent else HOLD_WAIT):
             conv, profile = await self._load(uid)
             assessment = self.engine.assess(event, profile)  # the same reading: remembered
             if isinstance(event, Text | Command) and not self.flood.allow(uid) and (
@@ -284,9 +311,9 @@ class Runtime:
                 await self._recipient_gone(conv, profile)
                 return []
             carrying.result()
-            if uid in self._degraded or (
+            if self.shared or uid in self._degraded or (
                     self.engine.flow.states[conv.state].kind == "end" and not conv.timers):
-                await self._evict(uid)
+                await self._evict(uid)  # shared: the next event may be another replica's
             return toasts
 
     def _preempt(self, uid: int) -> None:
@@ -463,27 +490,50 @@ class Runtime:
         says why reminders are back.
         """
         assert self.services is not None
-        async with self._locks.hold(due.user_id):
-            conv, profile = await self._load(due.user_id)
-            if not profile.active:
-                return SendResult.SKIPPED
-            noted = profile.paused_by
-            if self.services.paused(profile):
-                if profile.paused_by != noted:
-                    await self._commit(conv, profile)
-                return SendResult.SKIPPED
-            message = self.services.nudge(profile, due.reminder_id)
+        async with self._locks.hold(due.user_id), self.coordination.hold_user(
+                due.user_id, wait=HOLD_WAIT):
+            try:
+                return await self._remind(due)
+            finally:
+                if self.shared:
+                    await self._evict(due.user_id)
+
+    async def _remind(self, due: Due) -> SendResult:
+        """:meth:`_deliver_reminder` once the person is held."""
+        assert self.services is not None
+        conv, profile = await self._load(due.user_id)
+        if not profile.active:
+            return SendResult.SKIPPED
+        noted = profile.paused_by
+        if self.services.paused(profile):
             if profile.paused_by != noted:
                 await self._commit(conv, profile)
-            try:
-                await self.transport.send(due.user_id, message)
-            except RecipientGone:
-                await self._recipient_gone(conv, profile)
-                return SendResult.GONE
-            if conv.prompt is not None:  # the reminder sits below it now: no edit in place
-                conv.prompt.latest = False
-                self._unsaved_prompts.add(due.user_id)
-            return SendResult.SENT
+            return SendResult.SKIPPED
+        message = self.services.nudge(profile, due.reminder_id)
+        if profile.paused_by != noted:
+            await self._commit(conv, profile)
+        try:
+            await self.transport.send(due.user_id, message)
+        except RecipientGone:
+            await self._recipient_gone(conv, profile)
+            return SendResult.GONE
+        if conv.prompt is not None:  # the reminder sits below it now: no edit in place
+            conv.prompt.latest = False
+            self._unsaved_prompts.add(due.user_id)
+        return SendResult.SENT
+
+    async def first_delivery(self, update_id: int) -> bool:
+        """Whether no process has taken ``update_id`` in yet (noting it now): a transport
+        whose updates may come twice, or to another replica, acts only on the first.
+
+        If the store fails, the update is taken: better answered twice than not at all.
+        """
+        try:
+            async with self.store.transaction() as tx:
+                return await tx.processed_updates.add(update_id, self.clock())
+        except Exception as exc:
+            self.health.failed("write", exc)
+            return True
 
     # ------------------------------------------------------------ memory
     async def _load(self, uid: int) -> tuple[Conversation, Profile]:
@@ -535,6 +585,11 @@ class Runtime:
             if loop.time() < next_sweep:
                 continue
             next_sweep = loop.time() + interval
+            if self.shared:
+                with contextlib.suppress(Exception):  # a failing store is noticed elsewhere
+                    async with self.store.transaction() as tx:
+                        await tx.processed_updates.forget_before(
+                            self.clock() - FORGET_UPDATES_AFTER)
             cutoff = self.clock() - self.idle_evict
             idle = [u for u, (_, _, seen) in self._active.items()
                     if seen < cutoff and not self._locks.busy(u)]
@@ -558,11 +613,38 @@ class Runtime:
         if self._closing:
             return
         self._forget_fired(uid)
+        key = (uid, timer.kind, timer.epoch)
+        if key in self._firing:
+            return  # already on its way here
+        self._firing.add(key)
         event = TimerFired(uid, timer.kind, timer.epoch, max(0.0, self.clock() - timer.due))
         self.metrics.timer_lateness_seconds.observe(event.late_by)
-        task = asyncio.create_task(self._run_timer(event))
+        task = self._background(self._run_timer(event))
+        task.add_done_callback(lambda _: self._firing.discard(key))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` on its own; :meth:`close` waits for it."""
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _take_overdue(self) -> None:
+        """Shared store: fire the timers nobody fired (their replica died, or was stopped).
+
+        Every replica looks; the per-person hold and the engine's check that a timer is still
+        pending make a second firing of the same timer do nothing.
+        """
+        while not self._closing:
+            await asyncio.sleep(OVERDUE_EVERY)
+            try:
+                async with self.store.transaction() as tx:
+                    overdue = await tx.timers.due(self.clock() - OVERDUE_AFTER, OVERDUE_BATCH)
+            except Exception as exc:
+                self.health.failed("read", exc)
+                continue
+            for item in overdue:
+                self._fire(item.user_id, item.timer)
 
     def _forget_fired(self, uid: int) -> None:
         now = asyncio.get_running_loop().time()

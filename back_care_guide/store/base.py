@@ -1,5 +1,5 @@
-"""The store: a unit of work over the repositories. SQLite implements it today; PostgreSQL can
-implement it next (like python-telegram-bot's ``BasePersistence``, the interface knows no backend).
+"""The store: a unit of work over the repositories, implemented on SQLite and on PostgreSQL
+(like python-telegram-bot's ``BasePersistence``, the interface knows no backend).
 
 Everything goes through ``async with store.transaction() as tx``: what the body does through
 ``tx``'s repositories commits together when it ends, or, if it raises, none of it does. So
@@ -15,6 +15,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from back_care_guide.store.coordination import Coordination
 from back_care_guide.store.migrations import Migration
 from back_care_guide.store.records import StoreLocation
 from back_care_guide.store.repositories import (
@@ -75,6 +76,11 @@ class Store(Protocol):
     @property
     def migrated(self) -> tuple[Migration, ...]:
         """The migrations opening the store applied (none if it was up to date)."""
+        ...
+
+    @property
+    def coordination(self) -> Coordination:
+        """What the processes sharing this store agree on (nothing, for one process alone)."""
         ...
 
     async def close(self) -> None: ...

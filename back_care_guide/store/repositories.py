@@ -69,6 +69,11 @@ class TimerRepository(Protocol):
         """Every stored timer, earliest first (read once at start-up to re-arm them)."""
         ...
 
+    async def due(self, before: float, limit: int) -> list[PendingTimer]:
+        """Up to ``limit`` timers due before ``before``, earliest first: those another
+        replica should have fired and did not (it died), for any replica to take over."""
+        ...
+
 
 class ProfileRepository(Protocol):
     """Settings and safety status that outlive a session."""

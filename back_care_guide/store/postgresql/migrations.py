@@ -11,7 +11,8 @@ Dialect differences beyond types: ``sessions`` and ``safety_events`` get an iden
 so that two rows at the same instant come back in the order they were written (SQLite's
 rowid does that there); reminders have one index on their effective due time, which the
 due-reminder queries use directly. There is no ``meta`` table: no bot older than
-``schema_migrations`` ever used PostgreSQL.
+``schema_migrations`` ever used PostgreSQL. Migration 4 (``replicas``, the live processes
+sharing the database, see :mod:`.coordination`) exists only here.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ MIGRATIONS = (
         """CREATE TABLE processed_updates (update_id BIGINT PRIMARY KEY,
                                            noted_at DOUBLE PRECISION NOT NULL)""",
         "CREATE INDEX processed_updates_noted ON processed_updates (noted_at)",
+    )),
+    # PostgreSQL's own: only several processes need it (SQLite allows one).
+    Migration(4, "replicas", (
+        """CREATE TABLE replicas (id TEXT PRIMARY KEY, seen DOUBLE PRECISION NOT NULL)""",
     )),
 )
 

@@ -38,6 +38,16 @@ from psycopg.rows import TupleRow
 
 from back_care_guide.reminders.parse import zone_for
 from back_care_guide.reminders.schedule import ReminderRule, next_fire_after_today
+from back_care_guide.store.codec import (
+    USER_TABLES,
+    hold_from_json,
+    hold_to_json,
+    next_occurrence,
+    prompt_from_json,
+    prompt_to_json,
+    reminder_from_row,
+    utc,
+)
 from back_care_guide.store.errors import TooManyReminders
 from back_care_guide.store.records import (
     Conversation,
@@ -51,19 +61,6 @@ from back_care_guide.store.records import (
     Timer,
 )
 from back_care_guide.store.repositories import MAX_REMINDERS_PER_USER, room_for, same_slot
-
-# The SQLite store's codecs (a prompt's and a hold's JSON, a reminder row, the next fire), so
-# both backends write the same shapes; they belong in a module of their own under store/.
-from back_care_guide.store.sqlite.repositories import (
-    USER_TABLES,
-    _hold_from_json,
-    _hold_to_json,
-    _next,
-    _prompt_from_json,
-    _prompt_to_json,
-    _reminder,
-    _utc,
-)
 
 log = logging.getLogger(__name__)
 
@@ -292,16 +289,16 @@ class PgConversations:
                                for kind, due, epoch in json.loads(timers)], profile)
         if state is None:
             return None
-        return Conversation(user_id, state, json.loads(ctx), [], _prompt_from_json(prompt))
+        return Conversation(user_id, state, json.loads(ctx), [], prompt_from_json(prompt))
 
     async def save(self, conversation: Conversation) -> None:
         self._s.hold(conversation.user_id, "conversation", {
             "state": conversation.state, "ctx": json.dumps(conversation.ctx),
-            "prompt": _prompt_to_json(conversation.prompt), "updated_at": clock.time()})
+            "prompt": prompt_to_json(conversation.prompt), "updated_at": clock.time()})
 
     async def save_prompt(self, user_id: int, prompt: Prompt | None) -> None:
         await self._s.write("UPDATE conversations SET prompt = %s::json WHERE user_id = %s",
-                            (_prompt_to_json(prompt), user_id))
+                            (prompt_to_json(prompt), user_id))
 
 
 class PgTimers:
@@ -327,6 +324,12 @@ class PgTimers:
             "SELECT user_id, kind, due, epoch FROM timers ORDER BY due")).fetchall()
         return [PendingTimer(uid, Timer(kind, due, epoch)) for uid, kind, due, epoch in rows]
 
+    async def due(self, before: float, limit: int) -> list[PendingTimer]:
+        rows = await (await self._s.read(
+            "SELECT user_id, kind, due, epoch FROM timers WHERE due < %s ORDER BY due LIMIT %s",
+            (before, limit))).fetchall()
+        return [PendingTimer(uid, Timer(kind, due, epoch)) for uid, kind, due, epoch in rows]
+
 
 class PgProfiles:
     def __init__(self, session: Session) -> None:
@@ -344,7 +347,7 @@ class PgProfiles:
     async def save(self, profile: Profile) -> None:
         self._s.hold(profile.user_id, "profile", {
             "language": profile.language, "country": profile.country,
-            "hold": _hold_to_json(profile.hold), "timezone": profile.timezone,
+            "hold": hold_to_json(profile.hold), "timezone": profile.timezone,
             "active": profile.active, "extra": json.dumps(profile.extra),
             "cleared": json.dumps(profile.cleared), "paused_by": profile.paused_by})
 
@@ -431,7 +434,7 @@ class PgReminders:
         existing = await self.list(user_id)
         if not room_for(existing, rule):
             raise TooManyReminders(MAX_REMINDERS_PER_USER)
-        fire = _next(rule, now)
+        fire = next_occurrence(rule, now)
         same = same_slot(existing, rule)
         if same is not None:
             found = await self._select(
@@ -446,7 +449,7 @@ class PgReminders:
         return found[0]
 
     async def update(self, reminder_id: int, rule: ReminderRule, now: float) -> Reminder | None:
-        fire = _next(rule, now)
+        fire = next_occurrence(rule, now)
         current = await self.get(reminder_id)
         if current is None:
             return None
@@ -474,7 +477,7 @@ class PgReminders:
                                     lock=True)
         await self._s.write_many(
             "UPDATE reminders SET active = TRUE, next_fire_utc = %s, snoozed_until = NULL"
-            " WHERE id = %s", [(_next(r.rule, now), r.id) for r in paused])
+            " WHERE id = %s", [(next_occurrence(r.rule, now), r.id) for r in paused])
         return len(paused)
 
     async def set_zone_for_user(self, user_id: int, zone: str, now: float) -> int:
@@ -482,7 +485,7 @@ class PgReminders:
         reminders = await self._select("WHERE user_id = %s FOR UPDATE", (user_id,), lock=True)
         await self._s.write_many(
             "UPDATE reminders SET zone = %s, next_fire_utc = %s WHERE id = %s",
-            [(zone, _next(ReminderRule(r.rule.local_time, r.rule.weekdays_only, zone), now), r.id)
+            [(zone, next_occurrence(ReminderRule(r.rule.local_time, r.rule.weekdays_only, zone), now), r.id)
              for r in reminders])
         return len(reminders)
 
@@ -495,7 +498,7 @@ class PgReminders:
         found = await self._select("WHERE id = %s FOR UPDATE", (reminder_id,), lock=True)
         if not found:
             return None
-        fire = next_fire_after_today(found[0].rule, _utc(now)).timestamp()
+        fire = next_fire_after_today(found[0].rule, utc(now)).timestamp()
         found = await self._select(
             "WHERE id = %s", (fire, reminder_id),
             update="UPDATE reminders SET next_fire_utc = %s, snoozed_until = NULL")
@@ -513,7 +516,7 @@ class PgReminders:
         current: dict[int, Reminder] = {}
         for row in rows:
             try:
-                current[int(row[0])] = _reminder(row)
+                current[int(row[0])] = reminder_from_row(row)
             except ValueError:
                 continue  # deactivated by the next due()
         claimed: builtins.list[Due] = []
@@ -550,7 +553,7 @@ class PgReminders:
         broken: builtins.list[tuple[int]] = []
         for row in rows:
             try:
-                reminder = _reminder(row[:-1])
+                reminder = reminder_from_row(row[:-1])
             except ValueError:  # e.g. a zone key dropped by a tzdata update
                 log.warning("reminder %s has an unusable rule; deactivated", row[0])
                 broken.append((row[0],))
@@ -569,7 +572,7 @@ class PgReminders:
         """To the next occurrence strictly after ``now``, snooze cleared: claimed."""
         await self._s.write_many(
             "UPDATE reminders SET next_fire_utc = %s, snoozed_until = NULL WHERE id = %s",
-            [(_next(r.rule, now), r.id) for r in reminders])
+            [(next_occurrence(r.rule, now), r.id) for r in reminders])
 
     async def _select(self, where: LiteralString, params: Params, *, lock: bool = False,
                       update: LiteralString | None = None) -> builtins.list[Reminder]:
@@ -579,12 +582,12 @@ class PgReminders:
         if update is None:
             cursor = await self._s.read("SELECT " + _COLUMNS + " FROM reminders " + where, params,
                                         lock=lock)
-            return [_reminder(row) for row in await cursor.fetchall()]
+            return [reminder_from_row(row) for row in await cursor.fetchall()]
         return await self._returning(update + " " + where, params)
 
     async def _returning(self, statement: LiteralString, params: Params) -> builtins.list[Reminder]:
         cursor = await self._s.write(statement + " RETURNING " + _COLUMNS, params)
-        return [_reminder(row) for row in await cursor.fetchall()]
+        return [reminder_from_row(row) for row in await cursor.fetchall()]
 
 
 class PgTransaction:
@@ -611,5 +614,5 @@ _DELETE_USER = tuple(sql.SQL("DELETE FROM {} WHERE user_id = %s").format(sql.Ide
 
 def _profile(user_id: int, row: Sequence[Any]) -> Profile:
     language, country, hold, timezone, active, extra, cleared, paused_by = row
-    return Profile(user_id, language, country, _hold_from_json(hold), timezone, bool(active),
+    return Profile(user_id, language, country, hold_from_json(hold), timezone, bool(active),
                    json.loads(extra), json.loads(cleared), paused_by)

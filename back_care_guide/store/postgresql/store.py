@@ -26,13 +26,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from back_care_guide.store.errors import StoreError
 from back_care_guide.store.migrations import MIGRATIONS_TABLE, Migration, pending
+from back_care_guide.store.postgresql.coordination import PgCoordination
 from back_care_guide.store.postgresql.migrations import MIGRATIONS, SCHEMA_VERSION
 from back_care_guide.store.postgresql.repositories import Connection, PgTransaction, Session
 from back_care_guide.store.records import StoreLocation
 
 SCHEMES = ("postgresql", "postgres")
-#: Connections a store keeps at most (a transaction waits for one when all are in use).
+#: Connections a store keeps at most for transactions (one waits for a connection when all
+#: are in use; a transaction takes one for a millisecond or two).
 POOL_SIZE = 10
+#: People one process handles at once at most: each holds a connection of its own (the
+#: advisory lock that keeps other replicas off them) until their event's messages are out.
+HOLDS = 64
 #: Seconds to connect, and to wait for a free connection of the pool.
 CONNECT_TIMEOUT = 10.0
 # pg_advisory_xact_lock key held while migrating ("bcg-migr" as a number).
@@ -66,7 +71,7 @@ class PostgresStore:
     applied). Raises :class:`StoreError` if the database cannot be reached or is not ours.
     """
 
-    def __init__(self, database_url: str, *, pool_size: int = POOL_SIZE,
+    def __init__(self, database_url: str, *, pool_size: int = POOL_SIZE, holds: int = HOLDS,
                  connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self._url = database_url
         self._shown = shown_url(database_url)
@@ -79,13 +84,16 @@ class PostgresStore:
             name="back_care_guide")
         self._pool_open = False
         self._closed = False
+        self.coordination = PgCoordination(database_url, pool_size=holds,
+                                           connect_timeout=connect_timeout)
 
     @classmethod
-    def from_url(cls, database_url: str) -> PostgresStore:
+    def from_url(cls, database_url: str, *, pool_size: int | None = None,
+                 holds: int | None = None) -> PostgresStore:
         """The store for a ``postgresql://`` (or ``postgres://``) URL."""
         if database_url.split("://", 1)[0] not in SCHEMES:
             raise StoreError("DATABASE_URL must start with postgresql:// for PostgreSQL")
-        return cls(database_url)
+        return cls(database_url, pool_size=pool_size or POOL_SIZE, holds=holds or HOLDS)
 
     def _error(self, reason: str) -> StoreError:
         return StoreError(f"DATABASE_URL={self._shown}: {reason}")
@@ -163,6 +171,7 @@ class PostgresStore:
         if self._closed:
             return
         self._closed = True
+        await self.coordination.close()
         await self._pool.close()
 
 

@@ -13,11 +13,19 @@ import logging
 import sqlite3
 import time as clock
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
-from typing import Any
 
 from back_care_guide.reminders.parse import zone_for
-from back_care_guide.reminders.schedule import ReminderRule, next_fire, next_fire_after_today
+from back_care_guide.reminders.schedule import ReminderRule, next_fire_after_today
+from back_care_guide.store.codec import (
+    USER_TABLES,
+    hold_from_json,
+    hold_to_json,
+    next_occurrence,
+    prompt_from_json,
+    prompt_to_json,
+    reminder_from_row,
+    utc,
+)
 from back_care_guide.store.errors import TooManyReminders
 from back_care_guide.store.records import (
     Conversation,
@@ -28,15 +36,11 @@ from back_care_guide.store.records import (
     Prompt,
     Reminder,
     SafetyEvent,
-    SafetyHold,
     Timer,
 )
 from back_care_guide.store.repositories import MAX_REMINDERS_PER_USER, room_for, same_slot
 
 log = logging.getLogger(__name__)
-
-# Every table that holds something about a user; /delete empties them all.
-USER_TABLES = ("conversations", "timers", "sessions", "profiles", "reminders", "safety_events")
 
 
 class SqliteConversations:
@@ -48,7 +52,7 @@ class SqliteConversations:
             "SELECT state, ctx, prompt FROM conversations WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return None
-        return Conversation(user_id, row[0], json.loads(row[1]), [], _prompt_from_json(row[2]))
+        return Conversation(user_id, row[0], json.loads(row[1]), [], prompt_from_json(row[2]))
 
     async def save(self, conversation: Conversation) -> None:
         self._db.execute(
@@ -57,12 +61,12 @@ class SqliteConversations:
             " ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, ctx = excluded.ctx,"
             " prompt = excluded.prompt, updated_at = excluded.updated_at",
             (conversation.user_id, conversation.state, json.dumps(conversation.ctx),
-             _prompt_to_json(conversation.prompt), clock.time()),
+             prompt_to_json(conversation.prompt), clock.time()),
         )
 
     async def save_prompt(self, user_id: int, prompt: Prompt | None) -> None:
         self._db.execute("UPDATE conversations SET prompt = ? WHERE user_id = ?",
-                         (_prompt_to_json(prompt), user_id))
+                         (prompt_to_json(prompt), user_id))
 
 
 class SqliteTimers:
@@ -83,6 +87,11 @@ class SqliteTimers:
         return [PendingTimer(uid, Timer(kind, due, epoch)) for uid, kind, due, epoch in self._db.execute(
             "SELECT user_id, kind, due, epoch FROM timers ORDER BY due")]
 
+    async def due(self, before: float, limit: int) -> list[PendingTimer]:
+        return [PendingTimer(uid, Timer(kind, due, epoch)) for uid, kind, due, epoch in self._db.execute(
+            "SELECT user_id, kind, due, epoch FROM timers WHERE due < ? ORDER BY due LIMIT ?",
+            (before, limit))]
+
 
 class SqliteProfiles:
     def __init__(self, db: sqlite3.Connection) -> None:
@@ -94,7 +103,7 @@ class SqliteProfiles:
             " FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return None
-        return Profile(user_id, row[0], row[1], _hold_from_json(row[2]), row[3], bool(row[4]),
+        return Profile(user_id, row[0], row[1], hold_from_json(row[2]), row[3], bool(row[4]),
                        json.loads(row[5]), json.loads(row[6]), row[7])
 
     async def save(self, profile: Profile) -> None:
@@ -106,7 +115,7 @@ class SqliteProfiles:
             " hold = excluded.hold, timezone = excluded.timezone,"
             " active = excluded.active, extra = excluded.extra,"
             " cleared = excluded.cleared, paused_by = excluded.paused_by",
-            (profile.user_id, profile.language, profile.country, _hold_to_json(profile.hold),
+            (profile.user_id, profile.language, profile.country, hold_to_json(profile.hold),
              profile.timezone, int(profile.active), json.dumps(profile.extra),
              json.dumps(profile.cleared), profile.paused_by),
         )
@@ -170,7 +179,7 @@ class SqliteReminders:
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM reminders WHERE user_id = ?"
             " ORDER BY local_time, weekdays_only, id", (user_id,)).fetchall()
-        return [_reminder(row) for row in rows]
+        return [reminder_from_row(row) for row in rows]
 
     async def get(self, reminder_id: int) -> Reminder | None:
         return self._get(reminder_id)
@@ -190,7 +199,7 @@ class SqliteReminders:
         existing = await self.list(user_id)
         if not room_for(existing, rule):
             raise TooManyReminders(MAX_REMINDERS_PER_USER)
-        fire = _next(rule, now)
+        fire = next_occurrence(rule, now)
         same = same_slot(existing, rule)
         if same is not None:
             self._db.execute("UPDATE reminders SET zone = ?, next_fire_utc = ?, snoozed_until = NULL,"
@@ -204,7 +213,7 @@ class SqliteReminders:
         return self._require(cursor.lastrowid)
 
     async def update(self, reminder_id: int, rule: ReminderRule, now: float) -> Reminder | None:
-        fire = _next(rule, now)
+        fire = next_occurrence(rule, now)
         db = self._db
         row = db.execute("SELECT user_id FROM reminders WHERE id = ?", (reminder_id,)).fetchone()
         if row is None:
@@ -230,7 +239,7 @@ class SqliteReminders:
                 (user_id,)).rowcount
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM reminders WHERE user_id = ? AND active = 0", (user_id,)).fetchall()
-        updates = [(_next(r.rule, now), r.id) for r in map(_reminder, rows)]
+        updates = [(next_occurrence(r.rule, now), r.id) for r in map(reminder_from_row, rows)]
         self._db.executemany(
             "UPDATE reminders SET active = 1, next_fire_utc = ?, snoozed_until = NULL WHERE id = ?", updates)
         return len(updates)
@@ -239,9 +248,9 @@ class SqliteReminders:
         zone_for(zone)
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM reminders WHERE user_id = ?", (user_id,)).fetchall()
         updates = []
-        for reminder in map(_reminder, rows):
+        for reminder in map(reminder_from_row, rows):
             rule = ReminderRule(reminder.rule.local_time, reminder.rule.weekdays_only, zone)
-            updates.append((zone, _next(rule, now), reminder.id))
+            updates.append((zone, next_occurrence(rule, now), reminder.id))
         self._db.executemany("UPDATE reminders SET zone = ?, next_fire_utc = ? WHERE id = ?", updates)
         return len(updates)
 
@@ -254,7 +263,7 @@ class SqliteReminders:
         reminder = self._get(reminder_id)
         if reminder is None:
             return None
-        fire = next_fire_after_today(reminder.rule, _utc(now)).timestamp()
+        fire = next_fire_after_today(reminder.rule, utc(now)).timestamp()
         self._db.execute("UPDATE reminders SET next_fire_utc = ?, snoozed_until = NULL WHERE id = ?",
                          (fire, reminder_id))
         return self._get(reminder_id)
@@ -274,7 +283,7 @@ class SqliteReminders:
             if row is None:
                 continue
             try:
-                reminder = _reminder(row)
+                reminder = reminder_from_row(row)
             except ValueError:
                 continue  # deactivated by the next due()
             if not reminder.active or reminder.due_at != due.due_at or due.due_at > now:
@@ -300,7 +309,7 @@ class SqliteReminders:
     def _advance(self, reminder: Reminder, now: float) -> None:
         """To the next occurrence strictly after ``now``, snooze cleared: claimed."""
         self._db.execute("UPDATE reminders SET next_fire_utc = ?, snoozed_until = NULL WHERE id = ?",
-                         (_next(reminder.rule, now), reminder.id))
+                         (next_occurrence(reminder.rule, now), reminder.id))
 
     def _deactivate(self, reminder_ids: builtins.list[tuple[int]]) -> None:
         self._db.executemany("UPDATE reminders SET active = 0, snoozed_until = NULL WHERE id = ?",
@@ -320,7 +329,7 @@ class SqliteReminders:
         broken: builtins.list[tuple[int]] = []
         for row in rows:
             try:
-                reminder = _reminder(row[:-1])
+                reminder = reminder_from_row(row[:-1])
             except ValueError:  # e.g. a zone key dropped by a tzdata update
                 log.warning("reminder %s has an unusable rule; deactivated", row[0])
                 broken.append((row[0],))
@@ -332,7 +341,7 @@ class SqliteReminders:
 
     def _get(self, reminder_id: int) -> Reminder | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM reminders WHERE id = ?", (reminder_id,)).fetchone()
-        return None if row is None else _reminder(row)
+        return None if row is None else reminder_from_row(row)
 
     def _require(self, reminder_id: int) -> Reminder:
         reminder = self._get(reminder_id)
@@ -356,47 +365,3 @@ class SqliteTransaction:
     async def delete_user(self, user_id: int) -> None:
         for table in USER_TABLES:
             self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def _next(rule: ReminderRule, now: float) -> float:
-    return next_fire(rule, _utc(now)).timestamp()
-
-
-def _reminder(row: tuple[Any, ...]) -> Reminder:
-    rid, user_id, local_time, weekdays_only, zone, next_fire_utc, snoozed_until, active, created_at = row
-    rule = ReminderRule(time.fromisoformat(local_time), bool(weekdays_only), zone)
-    return Reminder(int(rid), int(user_id), rule, float(next_fire_utc),
-                    None if snoozed_until is None else float(snoozed_until), bool(active),
-                    float(created_at))
-
-
-def _prompt_to_json(prompt: Prompt | None) -> str | None:
-    if prompt is None:
-        return None
-    return json.dumps({"ref": prompt.ref, "text": prompt.text, "seq": prompt.seq,
-                       "picture": prompt.picture, "latest": prompt.latest})
-
-
-def _prompt_from_json(raw: str | None) -> Prompt | None:
-    if raw is None:
-        return None
-    data: dict[str, Any] = json.loads(raw)
-    return Prompt(int(data["ref"]), str(data["text"]), int(data["seq"]),
-                  bool(data.get("picture", False)), bool(data.get("latest", False)))
-
-
-def _hold_to_json(hold: SafetyHold | None) -> str | None:
-    if hold is None:
-        return None
-    return json.dumps({"tier": hold.tier, "sign": hold.sign, "since": hold.since, "day": hold.day})
-
-
-def _hold_from_json(raw: str | None) -> SafetyHold | None:
-    if raw is None:
-        return None
-    data: dict[str, Any] = json.loads(raw)
-    return SafetyHold(str(data["tier"]), str(data["sign"]), float(data["since"]), str(data["day"]))

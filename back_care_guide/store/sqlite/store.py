@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from back_care_guide.store.coordination import SingleProcess
 from back_care_guide.store.errors import StoreError
 from back_care_guide.store.migrations import MIGRATIONS_TABLE, Migration, pending
 from back_care_guide.store.records import StoreLocation
@@ -64,6 +65,9 @@ def sqlite_path(database_url: str) -> Path:
 def lock_path(path: Path) -> Path:
     """The lock file that makes one process the only writer of ``path``."""
     return path.with_name(path.name + ".lock")
+
+
+SINGLE_PROCESS = SingleProcess()
 
 
 class SqliteStore:
@@ -245,6 +249,11 @@ class SqliteStore:
             return StoreLocation(str(self._path), None)
         path = self._path.absolute()
         return StoreLocation(str(path), path.parent)
+
+    @property
+    def coordination(self) -> SingleProcess:
+        """Nothing to agree on: the lock file lets one process at a time open the database."""
+        return SINGLE_PROCESS
 
     def transaction(self) -> UnitOfWork:
         self._watch()
