@@ -32,20 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     triage_doc.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
 
-    if args.command == "check":
-        from back_care_guide.check import check
-
-        settings = _settings()
-        return 2 if settings is None else check(settings.flows_dir)
-    if args.command == "diagram":
-        from back_care_guide.diagram import write_diagram
-
-        return write_diagram(args.output)
-    if args.command == "triage-doc":
-        from back_care_guide.triage_doc import write_triage_doc
-
-        return write_triage_doc(args.output)
-
     settings = _settings()
     if settings is None:
         return 2
@@ -54,6 +40,18 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = _legacy_database(settings)  # the database the bot would open
         return _store_errors_exit_2(partial(migrate, settings.database_url))
+    if args.command == "check":
+        from back_care_guide.check import check
+
+        return check(settings.flows_dir)
+    if args.command == "diagram":
+        from back_care_guide.diagram import write_diagram
+
+        return write_diagram(args.output, settings.flows_dir)
+    if args.command == "triage-doc":
+        from back_care_guide.triage_doc import write_triage_doc
+
+        return write_triage_doc(args.output, settings.flows_dir)
     from back_care_guide.check import check_at_start
 
     bundle = check_at_start(settings.flows_dir)  # the data the bot runs on, as `check` sees it

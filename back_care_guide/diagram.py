@@ -56,8 +56,8 @@ def mermaid(bundle: FlowBundle) -> str:
     return source
 
 
-def write_diagram(output: str = "-") -> int:
-    text = mermaid(load_bundle())
+def write_diagram(output: str = "-", flows_dir: Path | None = None) -> int:
+    text = mermaid(load_bundle(flows_dir))
     if output == "-":
         sys.stdout.write(text + "\n")
     else:

@@ -71,8 +71,8 @@ def render(bundle: FlowBundle) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_triage_doc(output: str = "-") -> int:
-    text = render(load_bundle())
+def write_triage_doc(output: str = "-", flows_dir: Path | None = None) -> int:
+    text = render(load_bundle(flows_dir))
     if output == "-":
         sys.stdout.write(text)
     else:

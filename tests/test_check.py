@@ -254,3 +254,18 @@ async def test_a_good_copy_in_flows_dir_is_what_the_bot_runs_on(
         assert bundle.numbers.country("JP").name == "Nippon"
     finally:
         await core.store.close()
+
+
+def test_the_documents_are_written_from_flows_dir(
+        tmp_path: Path, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    flows, _ = broken_copy(tmp_path, "lower_back.yaml", "  welcome:\n", "  greeting:\n")
+    flow = flows / "lower_back.yaml"
+    flow.write_text(flow.read_text().replace("start: welcome", "start: greeting")
+                    .replace("to: welcome", "to: greeting"))
+    locale = flows / "locales" / "en.yaml"
+    locale.write_text(locale.read_text().replace('fever: "Fever or unwell"', 'fever: "Feverish (copy)"'))
+    environment.setenv("FLOWS_DIR", str(flows))
+    assert main(["diagram"]) == 0
+    assert "greeting" in capsys.readouterr().out
+    assert main(["triage-doc"]) == 0
+    assert "Feverish (copy)" in capsys.readouterr().out

@@ -261,7 +261,7 @@ class Engine:
                     await self._on_command(conv, event)
             # A prompt the flow has moved past is no longer the one to edit. Its buttons
             # stay (no call spent on tidying): a later press on them is still honoured when
-            # it means Stop or a warning sign, and otherwise answered "moved on".
+            # it means Stop, the warning sign or a sign, and otherwise answered "moved on".
             if prompt_before is not None and conv.prompt is prompt_before and self._moved(conv):
                 conv.prompt = None
             return conv.effects

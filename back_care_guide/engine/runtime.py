@@ -437,18 +437,16 @@ class Runtime:
                                 effect.replaces is not None and effect.replaces.picture)
                             conv.prompt = Prompt(ref, effect.text, effect.seq, photo)
                             self._unsaved_prompts.add(uid)
-                        elif conv.prompt is not None and effect.replaces is None:
-                            conv.prompt.latest = False  # this message sits below it now
+                        elif effect.replaces is None:
+                            self._said_below(conv)
                     case SendPhoto():
                         self.budget.note()
                         await self.transport.send_photo(uid, effect)
-                        if conv.prompt is not None:
-                            conv.prompt.latest = False
+                        self._said_below(conv)
                     case SendDocument():
                         self.budget.note()
                         await self.transport.send_document(uid, effect)
-                        if conv.prompt is not None:
-                            conv.prompt.latest = False
+                        self._said_below(conv)
                     case EraseUser():
                         await self._erase(uid)
         finally:
@@ -457,6 +455,13 @@ class Runtime:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    def _said_below(self, conv: Conversation) -> None:
+        """A message now sits below the person's current question, so it is no longer edited
+        into the next one (an edit up there would go unseen); the store learns it too."""
+        if conv.prompt is not None and conv.prompt.latest:
+            conv.prompt.latest = False
+            self._unsaved_prompts.add(conv.user_id)
 
     async def _recipient_gone(self, conv: Conversation, profile: Profile) -> None:
         log.info("user %s is unreachable; marked inactive", conv.user_id)
@@ -517,9 +522,7 @@ class Runtime:
         except RecipientGone:
             await self._recipient_gone(conv, profile)
             return SendResult.GONE
-        if conv.prompt is not None:  # the reminder sits below it now: no edit in place
-            conv.prompt.latest = False
-            self._unsaved_prompts.add(due.user_id)
+        self._said_below(conv)
         return SendResult.SENT
 
     async def first_delivery(self, update_id: int) -> bool:
