@@ -149,7 +149,7 @@ class ChatClient:
 
 def make_runtime(bundle: FlowBundle, triage: Triage, db: Path, *, time_scale: float = 0.005,
                  clock: Callable[[], float] = time.time,
-                 store: type[SqliteStore] = SqliteStore) -> tuple[Runtime, RecordingTransport]:
+                 store: Callable[[Path], Store] = SqliteStore) -> tuple[Runtime, RecordingTransport]:
     engine = build_engine(bundle, time_scale=time_scale, triage=triage, clock=clock)
     transport = RecordingTransport()
     core = Core(bundle, engine, store(db))

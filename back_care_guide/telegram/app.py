@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -25,10 +26,12 @@ from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.observability.metrics import Metrics
 from back_care_guide.observability.server import MetricsServer
 from back_care_guide.settings import Settings
+from back_care_guide.store.coordination import Coordination, Leadership
 from back_care_guide.telegram.handlers import Handlers
 from back_care_guide.telegram.processor import PerChatUpdateProcessor
 from back_care_guide.telegram.request import AiohttpRequest
 from back_care_guide.telegram.sending import PER_CHAT_RATE, SendScheduler
+from back_care_guide.telegram.share import BudgetShare
 from back_care_guide.telegram.transport import TelegramTransport
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ MAX_CONCURRENT_UPDATES = 256
 # As many connections as updates in flight (PTB's own default pool is 256 too): a press sends
 # its reply and its acknowledgement at once, and a smaller pool queued replies under load.
 HTTP_CONNECTIONS = 256
+STANDBY_POLL = 0.5  # seconds between a standby's attempts to become the poller
 FLOOD_RETRIES = 5  # 429 answers retried (after the wait Telegram asks for) before giving up
 
 
@@ -84,6 +88,7 @@ def build_application(settings: Settings, core: Core | None = None,
     base_url = settings.telegram_base_url.rstrip("/")
     metrics = Metrics()
     processor = PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES, metrics=metrics)
+    scheduler = build_scheduler(settings, metrics)
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
@@ -94,7 +99,7 @@ def build_application(settings: Settings, core: Core | None = None,
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(processor)
-        .rate_limiter(build_scheduler(settings, metrics))
+        .rate_limiter(scheduler)
     )
     if base_url.endswith("/bot"):
         builder = builder.base_file_url(base_url[: -len("/bot")] + "/file/bot")
@@ -108,10 +113,15 @@ def build_application(settings: Settings, core: Core | None = None,
     bot_app = BotApp(application, runtime, core, metrics)
     metrics_server = MetricsServer(metrics, settings.metrics_listen, settings.metrics_port) \
         if settings.metrics_port else None
+    share = BudgetShare(core.store.coordination, scheduler, runtime,
+                        max_rate=settings.telegram_max_rate, reminder_rate=settings.reminder_rate) \
+        if runtime.shared else None
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         if metrics_server is not None:
             await metrics_server.start()
+        if share is not None:
+            await share.start()
         await runtime.start()
         texts = core.bundle.texts(None)
         await app.bot.set_my_commands(
@@ -125,6 +135,8 @@ def build_application(settings: Settings, core: Core | None = None,
         Polling calls this as post_stop (before shutdown), the webhook server as post_shutdown
         (inside ``async with application``); the first call does it, the second nothing."""
         await runtime.close()
+        if share is not None:
+            await share.stop()
         if metrics_server is not None:
             await metrics_server.stop()
 
@@ -144,6 +156,10 @@ def run_telegram(settings: Settings, bundle: FlowBundle | None = None) -> int:
         from back_care_guide.telegram.webhook import serve_webhook
 
         return asyncio.run(serve_webhook(bot_app, settings))
+    leadership = _lead_polling(bot_app.core.store.coordination)
+    if leadership is None:
+        return 0  # stopped while standing by
+    leadership.watch(lambda: os.kill(os.getpid(), signal.SIGTERM))
     try:
         bot_app.application.run_polling(allowed_updates=ALLOWED_UPDATES,
                                         stop_signals=(signal.SIGINT, signal.SIGTERM))
@@ -151,4 +167,39 @@ def run_telegram(settings: Settings, bundle: FlowBundle | None = None) -> int:
         print("error: Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)",
               file=sys.stderr)
         return 2
+    finally:
+        leadership.release()
+    if leadership.lost():
+        log.error("lost the database connection that made this process the poller; stopped "
+                  "(another process may poll now)")
+        return 1
     return 0
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _lead_polling(coordination: Coordination) -> Leadership | None:
+    """Only one process may poll Telegram: on a shared database, a second one waits here as a
+    hot standby (checking every :data:`STANDBY_POLL` seconds) and takes over when the first is
+    gone. ``None`` if a signal stopped it while waiting."""
+    def waiting() -> None:
+        log.warning("another process is polling Telegram with this database; standing by to "
+                    "take over when it stops")
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        leadership = coordination.lead("polling", on_wait=waiting, poll=STANDBY_POLL)
+    except (_Stopped, InterruptedError):
+        return None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if coordination.shared:
+        log.info("this process polls Telegram now")
+    return leadership

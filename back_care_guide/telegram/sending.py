@@ -192,6 +192,7 @@ class SendQueue:
         self.per_chat_rate = per_chat_rate if overall_rate else 0.0
         self.per_chat_burst = max(1.0, per_chat_burst)
         self.max_queued = max_queued
+        self._tidy_backlog_seconds = tidy_backlog_seconds
         self.tidy_backlog = overall_rate * tidy_backlog_seconds if overall_rate else None
         self.tidy_max_wait = tidy_max_wait
         self._on_drop = on_drop if on_drop is not None else (lambda ticket, reason: None)
@@ -204,6 +205,19 @@ class SendQueue:
         self.paused_until = 0.0  # everything (a global 429)
         self._recent_429: deque[tuple[float, ChatKey]] = deque()
         self._last_sweep = float("-inf")
+
+    def set_overall_rate(self, rate: float, now: float) -> None:
+        """Send at ``rate`` a second from now on (a replica's share of the bot's budget changed);
+        tokens in hand above the new burst are given up. Pacing that is off stays off."""
+        if not self.overall_rate or rate <= 0:
+            return
+        self.overall_rate = rate
+        self.tidy_backlog = rate * self._tidy_backlog_seconds
+        if self._global is not None:
+            self._global.refill(now)
+            self._global.rate = rate
+            self._global.burst = max(1.0, rate * OVERALL_BURST_SECONDS)
+            self._global.tokens = min(self._global.tokens, self._global.burst)
 
     # ------------------------------------------------------------ queries
     def queued(self, priority: Priority | None = None) -> int:
@@ -558,6 +572,11 @@ class SendScheduler(BaseRateLimiter[Lane]):
                     raise  # a late answer to a press is worth nothing
                 await self._sleep(seconds)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def set_overall_rate(self, rate: float) -> None:
+        """Pace every call at ``rate`` a second from now on (this replica's share)."""
+        self.queue.set_overall_rate(rate, self._clock())
+        self._wake.set()
 
     # ------------------------------------------------------------ the pump
     def _ensure_pump(self) -> None:

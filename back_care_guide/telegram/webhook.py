@@ -13,8 +13,9 @@ The server is on the internet, so it expects anything:
   connecting, or from the previous response) is disconnected, and one that takes longer than
   :data:`BODY_TIMEOUT` to send the body gets 408 and is disconnected;
 * Telegram retries a delivery it thinks failed: an ``update_id`` seen among the last
-  :data:`RECENT_UPDATES` is acknowledged with 200 and not processed again (one process;
-  several replicas behind one URL would need a shared store);
+  :data:`RECENT_UPDATES` is acknowledged with 200 and not processed again. With a store that
+  several replicas share, the ids are noted there too (``first_delivery``), so a retry that
+  reaches another replica is acknowledged and dropped as well;
 * problems are logged at most once per kind per :data:`LOG_INTERVAL`, with a count of the
   ones not logged, so a misbehaving client can't flood the log.
 """
@@ -28,7 +29,7 @@ import logging
 import signal
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -142,7 +143,8 @@ class WebhookServer:
     def __init__(self, bot: Bot | None, queue: asyncio.Queue[Any], secret: str, path: str,
                  ready: asyncio.Event, *, header_timeout: float | None = None,
                  body_timeout: float | None = None, log_interval: float | None = None,
-                 recent: int = RECENT_UPDATES, metrics: Metrics | None = None) -> None:
+                 recent: int = RECENT_UPDATES, metrics: Metrics | None = None,
+                 first_delivery: Callable[[int], Awaitable[bool]] | None = None) -> None:
         self.bot = bot
         self.queue = queue
         self.secret = secret.encode()
@@ -151,6 +153,7 @@ class WebhookServer:
         self.body_timeout = BODY_TIMEOUT if body_timeout is None else body_timeout
         self.gate = LogGate(log, log_interval)
         self.recent = RecentUpdates(recent)
+        self.first_delivery = first_delivery
         self.duplicates = 0
         # aiohttp's own error lines go through the gate too; a logger of this server's own
         # (not registered, so not shared with another server) that hands them to ours.
@@ -217,17 +220,23 @@ class WebhookServer:
             return self._reject(400, "bad update", "request body from %s is not an update",
                                 request.remote)
         if update_id in self.recent:
-            self.duplicates += 1
-            self.gate.log(logging.INFO, "duplicate", "webhook: update %d delivered again; "
-                          "acknowledged, not processed again", update_id)
-            return web.json_response({"ok": True})
+            return self._duplicate(update_id)
         try:
             update = Update.de_json(data, self.bot)
         except Exception as exc:  # whatever the parser says about a malformed update
             return self._reject(400, "bad update", "update %d from %s does not parse (%s)",
                                 update_id, request.remote, type(exc).__name__)
-        self.recent.add(update_id)
+        if not self.recent.add(update_id):
+            return self._duplicate(update_id)  # the same update, in twice at once
+        if self.first_delivery is not None and not await self.first_delivery(update_id):
+            return self._duplicate(update_id)  # another replica took it in
         await self.queue.put(update)
+        return web.json_response({"ok": True})
+
+    def _duplicate(self, update_id: int) -> web.Response:
+        self.duplicates += 1
+        self.gate.log(logging.INFO, "duplicate", "webhook: update %d delivered again; "
+                      "acknowledged, not processed again", update_id)
         return web.json_response({"ok": True})
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -236,9 +245,15 @@ class WebhookServer:
 
 
 def webhook_routes(bot_app: BotApp, secret: str, path: str, ready: asyncio.Event) -> web.Application:
-    application = bot_app.application
+    return webhook_server(bot_app, secret, path, ready).app
+
+
+def webhook_server(bot_app: BotApp, secret: str, path: str, ready: asyncio.Event) -> WebhookServer:
+    """The server for ``bot_app``: update ids shared with the other replicas when the store is."""
+    application, runtime = bot_app.application, bot_app.runtime
     return WebhookServer(application.bot, application.update_queue, secret, path, ready,
-                         metrics=bot_app.metrics).app
+                         metrics=bot_app.metrics,
+                         first_delivery=runtime.first_delivery if runtime.shared else None)
 
 
 async def serve_webhook(bot_app: BotApp, settings: Settings) -> int:
@@ -252,8 +267,7 @@ async def serve_webhook(bot_app: BotApp, settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     application = bot_app.application
-    server = WebhookServer(application.bot, application.update_queue, secret, path, ready,
-                           metrics=bot_app.metrics)
+    server = webhook_server(bot_app, secret, path, ready)
     runner = server.runner()
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_listen, settings.webhook_port)
