@@ -71,7 +71,7 @@ RETRY_SAVES_EVERY = 2.0  # seconds between attempts to write state the store ref
 # Shared store only: how long an event waits for another process that holds the same person
 # (its messages are going out), and for a red flag, after which it goes on without the hold.
 HOLD_WAIT = 30.0
-URGENT_HOLD_WAIT = 1.0
+URGENT_HOLD_WAIT = 0.5
 OVERDUE_AFTER = 1.0  # seconds past due: a timer nobody fired (its replica died); any takes it
 OVERDUE_EVERY = 0.5  # seconds between looks for such timers
 OVERDUE_BATCH = 200

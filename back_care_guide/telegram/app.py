@@ -134,9 +134,9 @@ def build_application(settings: Settings, core: Core | None = None,
         messages on the way, and PTB's shutdown closes the scheduler and the HTTP client.
         Polling calls this as post_stop (before shutdown), the webhook server as post_shutdown
         (inside ``async with application``); the first call does it, the second nothing."""
-        await runtime.close()
         if share is not None:
             await share.stop()
+        await runtime.close()
         if metrics_server is not None:
             await metrics_server.stop()
 

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -90,8 +91,7 @@ class PgCoordination:
             pool = await self._connections()
             return await pool.getconn(timeout=max(0.05, wait))
         except (PoolTimeout, psycopg.Error, OSError) as exc:
-            log.warning("no database connection for a person's hold (%s); going on without it",
-                        type(exc).__name__)
+            _without_hold.note(f"no connection: {type(exc).__name__}")
             return None
 
     async def _unlock(self, conn: AsyncConnection, user_id: int, held: bool) -> None:
@@ -193,17 +193,38 @@ async def _advisory_lock(conn: AsyncConnection, key: int, wait: float) -> bool:
             cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
             row = await cursor.fetchone()
             return bool(row and row[0])
-        await conn.execute("SELECT set_config('lock_timeout', %s, false)",
-                           (f"{max(1, round(wait * 1000))}ms",))
-        await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        await conn.execute("SELECT set_config('lock_timeout', %s, false), pg_advisory_lock(%s)",
+                           (f"{max(1, round(wait * 1000))}ms", key))  # one round trip
         return True
     except psycopg.errors.LockNotAvailable:
-        log.warning("a person's hold was busy for over %.1f s; going on without it", wait)
+        _without_hold.note(f"busy for over {wait:.1f} s")
         return False
     except (psycopg.Error, OSError) as exc:
-        log.warning("could not take a person's hold (%s); going on without it",
-                    type(exc).__name__)
+        _without_hold.note(type(exc).__name__)
         return False
+
+
+class _Occasional:
+    """One warning line per :data:`WARN_EVERY` seconds at most, counting the ones left out:
+    under a flood of events, a database that is down would otherwise write a line for each."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.last = float("-inf")
+        self.left_out = 0
+
+    def note(self, reason: str) -> None:
+        now = time.monotonic()
+        if now - self.last < WARN_EVERY:
+            self.left_out += 1
+            return
+        more = f" ({self.left_out} more since the last line)" if self.left_out else ""
+        log.warning("%s (%s); going on without it%s", self.message, reason, more)
+        self.last, self.left_out = now, 0
+
+
+WARN_EVERY = 60.0
+_without_hold = _Occasional("a person's hold across replicas could not be taken")
 
 
 class PgLeadership:
