@@ -67,3 +67,14 @@ async def test_conversations_over_the_rate_hold_reminders_back_without_waiting_t
 def test_bad_rates_are_refused() -> None:
     with pytest.raises(ValueError):
         SendBudget(0)
+
+
+async def test_room_given_back_is_used_again_at_once() -> None:
+    """A reminder another replica had claimed first is not sent: its room goes to the next."""
+    clock = FakeTime()
+    b = budget(2, clock)
+    await b.reserve()
+    await b.reserve()
+    b.give_back()
+    await b.reserve()
+    assert clock.sleeps == [] and b.used() == 2

@@ -54,6 +54,11 @@ class SendBudget:
                 return
             await self._sleep(self._sent[0] + self._window - now)
 
+    def give_back(self) -> None:
+        """The reminder :meth:`reserve` made room for was not sent: free its room."""
+        if self._sent:
+            self._sent.pop()
+
     def _trim(self, now: float) -> None:
         horizon = now - self._window
         sent = self._sent

@@ -231,7 +231,8 @@ class Runtime:
         if self.services is not None:
             dispatcher = ReminderDispatcher(StoredReminders(self.store), self._send_reminder,
                                             clock=self.clock, rate_per_second=self.reminder_rate,
-                                            before_send=self.budget.reserve)
+                                            before_send=self.budget.reserve,
+                                            give_back=self.budget.give_back, spread=self.shared)
             self._reminder_task = asyncio.create_task(dispatcher.run(self._reminder_stop))
 
     async def close(self) -> None:

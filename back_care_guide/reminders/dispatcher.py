@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -141,6 +142,8 @@ class ReminderDispatcher:
         concurrency: int = 8,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        give_back: Callable[[], None] | None = None,
+        spread: bool = False,
     ) -> None:
         if rate_per_second <= 0 or batch <= 0 or concurrency <= 0:
             raise ValueError("rate_per_second, batch and concurrency must be positive")
@@ -149,6 +152,12 @@ class ReminderDispatcher:
         self._clock = clock
         self._sleep = sleep
         self._before_send = before_send
+        # A claim that finds its reminder taken (by another replica, say) hands back the room
+        # ``before_send`` reserved for it, or the replicas would waste most of their share.
+        self._give_back = give_back
+        # Several replicas read the same due list: each starts at a random point of it (and
+        # wraps around), so that they do not all try to claim the same reminders at once.
+        self._spread = spread
         self._per_chat_interval = per_chat_interval
         self._late_limit = late_limit
         self._batch = batch
@@ -210,6 +219,9 @@ class ReminderDispatcher:
         for due in dues:  # dues arrive earliest first; keep that order per user
             by_user.setdefault(due.user_id, []).append(due)
         pending = list(by_user.values())
+        if self._spread:
+            start = random.randrange(len(pending))
+            pending = pending[start:] + pending[:start]
         pending.reverse()  # pop() from the end = earliest first
 
         async def worker() -> None:
@@ -249,6 +261,8 @@ class ReminderDispatcher:
             if claimed is None:  # the claim comes last, right before the send
                 claimed = await self._claim(due, stats)
                 if claimed is None:
+                    if self._give_back is not None:
+                        self._give_back()
                     return None
             self._last_attempt[due.user_id] = self._clock()
             try:

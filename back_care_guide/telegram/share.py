@@ -62,8 +62,9 @@ class BudgetShare:
             log.debug("heartbeat failed (%s)", type(exc).__name__)
             return
         if replicas != self.replicas:
-            log.info("%d replicas share the bot: sending at most %.1f messages a second here",
-                     replicas, self.max_rate / replicas if self.max_rate else 0.0)
+            log.info("%d replicas share the bot: this one sends at most %s", replicas,
+                     f"{self.max_rate / replicas:.1f} messages a second" if self.max_rate
+                     else "(no limit: TELEGRAM_MAX_RATE=0)")
             self.replicas = replicas
             self.apply()
 
