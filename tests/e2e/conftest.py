@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from back_care_guide.reminders.schedule import ReminderRule
+from back_care_guide.store import open_store
+from back_care_guide.store.records import Profile
 from tests.standin import BotApiStandin
 from tests.standin.models import StoredMessage
 
@@ -65,6 +70,25 @@ class BotProcess:
         except TimeoutError:
             self.process.kill()
             return await self.process.wait()
+
+
+async def seed_due_reminders(database_url: str, users: list[int], ago: float) -> float:
+    """A UTC profile and a daily reminder per user whose occurrence today was about ``ago``
+    seconds ago (well under the hour after which a reminder is skipped), written in one
+    transaction before the bot starts; the store is closed again. Returns the due time."""
+    minute = int((time.time() - ago) // 60 * 60)
+    at = dt.datetime.fromtimestamp(minute, dt.UTC)
+    rule = ReminderRule(dt.time(at.hour, at.minute), False, "UTC")
+    store = open_store(database_url)  # creates (migrates) the schema
+    try:
+        async with store.transaction() as tx:
+            for uid in users:  # "now" a minute before the occurrence: the next fire is that minute
+                await tx.profiles.save(Profile(uid, timezone="UTC"))
+                reminder = await tx.reminders.add(uid, rule, minute - 60)
+                assert reminder.next_fire_utc == minute
+    finally:
+        await store.close()
+    return float(minute)
 
 
 @pytest.fixture

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from back_care_guide.reminders.schedule import ReminderRule
-from back_care_guide.store.postgresql import PostgresStore
-from back_care_guide.store.records import Profile
-from tests.e2e.conftest import BotProcess, Person, full_session, screening
+from tests.e2e.conftest import BotProcess, Person, full_session, screening, seed_due_reminders
 from tests.e2e.roundrobin import RoundRobinProxy
 from tests.standin import BotApiStandin
 from tests.standin.models import StoredMessage
@@ -402,25 +398,6 @@ REMINDERS_WITHIN = 60.0  # seconds from the first replica's start to the last re
 MIN_SHARE_USED = 0.6  # the three together send at least this part of REMINDER_RATE
 
 
-async def seed_due_reminders(database_url: str, users: Sequence[int]) -> float:
-    """A UTC profile and a daily reminder per user whose occurrence today was this minute (or,
-    in its first seconds, the last one): already due, well within the hour after which a
-    reminder is skipped. One transaction; the store is closed again. Returns the due time."""
-    minute = int((time.time() - 5) // 60 * 60)
-    at = dt.datetime.fromtimestamp(minute, dt.UTC)
-    rule = ReminderRule(dt.time(at.hour, at.minute), False, "UTC")
-    store = PostgresStore.from_url(database_url)  # creates (migrates) the schema
-    try:
-        async with store.transaction() as tx:
-            for uid in users:  # "now" a minute before the occurrence: the next fire is that minute
-                await tx.profiles.save(Profile(uid, timezone="UTC"))
-                reminder = await tx.reminders.add(uid, rule, minute - 60)
-                assert reminder.next_fire_utc == minute
-    finally:
-        await store.close()
-    return float(minute)
-
-
 def nudge_times(api: BotApiStandin) -> list[tuple[float, int]]:
     """(time, chat) of every reminder the stand-in received, in order."""
     return [(event.time, event.chat_id) for event in api.events()
@@ -432,7 +409,7 @@ async def test_reminders_for_500_users_across_three_replicas(
         unused_tcp_port_factory: Callable[[], int]) -> None:
     for uid in REMINDED:
         api.add_user(uid, f"User{uid}")
-    await seed_due_reminders(fresh_postgres_url, REMINDED)
+    await seed_due_reminders(fresh_postgres_url, REMINDED, ago=5)
     env = {"TELEGRAM_MAX_RATE": "30"}  # production defaults for the send budget and REMINDER_RATE
     begun = time.monotonic()
     async with cluster(api, tmp_path, fresh_postgres_url, unused_tcp_port_factory, env) as group:

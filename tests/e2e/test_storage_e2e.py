@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import signal
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 from back_care_guide.reminders.dispatcher import ReminderDispatcher
-from back_care_guide.reminders.schedule import ReminderRule
-from back_care_guide.store.records import Profile
-from back_care_guide.store.sqlite import WATCH_INTERVAL, SqliteStore
-from tests.e2e.conftest import ROOT, BotProcess, Person
+from back_care_guide.store.sqlite import WATCH_INTERVAL
+from tests.e2e.conftest import ROOT, BotProcess, Person, seed_due_reminders
 from tests.standin import BotApiStandin
 from tests.standin.recorder import WaitTimeout
 
@@ -23,25 +19,6 @@ NUDGE = "Time for your gentle back routine"
 USERS = list(range(5001, 5051))  # 50 people, one reminder each, all due at once
 # The dispatcher's bound on what a crash can lose: one claimed reminder per worker.
 CONCURRENCY = ReminderDispatcher.__init__.__kwdefaults__["concurrency"]
-
-
-async def seed_due_reminders(db: Path, users: list[int]) -> float:
-    """A UTC profile and a daily reminder per user whose occurrence today was ~3 minutes ago
-    (late, but well under the hour after which a reminder is skipped). Returns its due time.
-    """
-    minute = int(time.time() // 60 * 60) - 180
-    at = dt.datetime.fromtimestamp(minute, dt.UTC)
-    rule = ReminderRule(dt.time(at.hour, at.minute), False, "UTC")
-    store = SqliteStore(db)
-    try:
-        async with store.transaction() as tx:
-            for uid in users:  # "now" a minute before the occurrence: the next fire is that minute
-                await tx.profiles.save(Profile(uid, timezone="UTC"))
-                reminder = await tx.reminders.add(uid, rule, minute - 60)
-                assert reminder.next_fire_utc == minute
-    finally:
-        await store.close()
-    return float(minute)
 
 
 def nudges(api: BotApiStandin) -> dict[int, int]:
@@ -52,7 +29,7 @@ async def test_reminders_survive_a_sigkill_mid_batch(api: BotApiStandin, tmp_pat
     for uid in USERS:
         api.add_user(uid, f"User{uid}")
     db = tmp_path / "bot.db"
-    await seed_due_reminders(db, USERS)
+    await seed_due_reminders(f"sqlite:///{db}", USERS, ago=180)
     bot = BotProcess(api, db)  # REMINDER_RATE 25/s: the 50 take two seconds
     await bot.start(ready=False)
     try:
