@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from back_care_guide.engine.runtime import OVERDUE_AFTER, OVERDUE_EVERY, Runtime
+from back_care_guide.engine.events import Text, TimerFired
+from back_care_guide.engine.runtime import OVERDUE_AFTER, OVERDUE_EVERY, URGENT_HOLD_WAIT, Runtime
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
 from back_care_guide.store import Store
@@ -25,6 +26,7 @@ from back_care_guide.store.records import Timer
 from back_care_guide.store.sqlite import SqliteStore
 from tests.harness import ChatClient, RecordingTransport, make_runtime
 from tests.test_flow import into_hold
+from tests.test_preempt import BusyTransport
 
 USER = 1_234_567_890_123
 OTHER = 42
@@ -209,3 +211,42 @@ async def test_each_event_reads_what_the_other_replica_wrote(
     assert "2 of 4" in on_other.texts[-1]
     await on_one.click("None of these", on_other.last_prompt())
     assert "3 of 4" in on_one.texts[-1]
+
+
+async def test_a_red_flag_at_one_replica_drops_what_another_has_queued(
+        fresh_postgres_url: str, bundle: FlowBundle, triage: Triage) -> None:
+    """Replica A holds a person while their halfway note waits for the send budget; their red
+    flag reaches replica B. B's answer does not wait for A's queue, and A's stale note never goes."""
+    def opener(_path: Path) -> Store:
+        return PostgresStore.from_url(fresh_postgres_url)
+
+    (a, _), (b, b_transport) = (make_runtime(bundle, triage, Path("unused"), store=opener)
+                                for _ in range(2))
+    busy = BusyTransport()
+    a.transport = busy
+    for runtime in (a, b):
+        await runtime.start()
+    try:
+        client = ChatClient(a, busy)
+        await into_hold(client, "Longer")
+        a._cancel(client.user_id)  # the test fires the timer itself
+        async with a.store.transaction() as tx:
+            halfway_timer = next(t for t in await tx.timers.for_user(client.user_id)
+                                 if t.kind == "halfway")
+        busy.busy = True
+        halfway = asyncio.create_task(a.dispatch(
+            TimerFired(client.user_id, "halfway", halfway_timer.epoch)))
+        await asyncio.sleep(0.2)  # A holds the person; the note waits for the budget
+        assert not halfway.done()
+        started = time.monotonic()
+        await asyncio.wait_for(b.dispatch(Text(client.user_id, "my leg went numb all the way down")),
+                               2.0)
+        assert time.monotonic() - started < URGENT_HOLD_WAIT + 0.5
+        assert b_transport.sent[0].text.startswith("Get medical help now")
+        await asyncio.wait_for(halfway, 2.0)  # A let go as soon as it heard
+        busy.release.set()
+        await asyncio.sleep(0.1)
+        assert not any("Halfway" in m.text for m in busy.sent)  # the stale note never went
+    finally:
+        for runtime in (a, b):
+            await runtime.close()
