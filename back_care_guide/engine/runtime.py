@@ -393,7 +393,9 @@ class Runtime:
             if self._locks.busy(uid):
                 continue
             try:
-                await self._commit(entry[0], entry[1])
+                async with self.coordination.hold_user(uid, wait=URGENT_HOLD_WAIT) as held:
+                    if held:  # (shared: not while another replica handles them)
+                        await self._commit(entry[0], entry[1])
             except Exception as exc:
                 self.health.failed("write", exc)
                 return
