@@ -145,15 +145,44 @@ class BotProcess:
         while time.monotonic() < deadline:
             if self.process.returncode is not None:
                 raise RuntimeError(f"{self.kind} bot exited at start-up:\n{self.log[-2000:]}")
-            stats = await self.api.call("stats")
-            if stats["calls"].get("getupdates", 0) >= 1:
+            if await self._ready():
                 return
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.kind} bot did not start polling within {STARTUP_TIMEOUT:g}s")
+        doing = "polling" if self.webhook_port is None else f"its webhook (port {self.webhook_port})"
+        raise RuntimeError(f"{self.kind} bot did not start {doing} within {STARTUP_TIMEOUT:g}s")
+
+    @property
+    def webhook_port(self) -> int | None:
+        """The port of its webhook server (``WEBHOOK_URL`` set), or ``None``: it polls."""
+        if not self.env.get("WEBHOOK_URL"):
+            return None
+        return int(self.env.get("WEBHOOK_PORT") or 8443)
+
+    async def _ready(self) -> bool:
+        """Polling: it has called getUpdates. Webhook: its ``/healthz`` answers 200, which it
+        does once it has called setWebhook and started."""
+        port = self.webhook_port
+        if port is None:
+            stats = await self.api.call("stats")
+            return bool(stats["calls"].get("getupdates", 0) >= 1)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session, \
+                    session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def stop(self) -> int:
         if self.process is not None and self.returncode is None:
             self.returncode = await _stop(self.process)
+        return self.returncode or 0
+
+    async def kill(self) -> int:
+        """SIGKILL at once, no grace: the process dies as in a crash."""
+        if self.process is not None and self.returncode is None:
+            if self.process.returncode is None:
+                self.process.kill()
+            self.returncode = await self.process.wait()
         return self.returncode or 0
 
     @property
@@ -197,17 +226,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-class CpuMeter:
-    """CPU use of some processes over a stretch of wall time (1.0 = one full core)."""
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children, living or exited (a PostgreSQL server: the
+    postmaster and its backends; an exited backend's time is in the postmaster's cutime)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        values = child[child.rindex(")") + 2:].split()
+        if int(values[1]) == pid:  # its parent
+            ticks += int(values[11]) + int(values[12])
+    return ticks / CLOCK_TICKS
 
-    def __init__(self, pids: dict[str, int]) -> None:
+
+class CpuMeter:
+    """CPU use of some processes over a stretch of wall time (1.0 = one full core).
+
+    ``trees``: processes counted with their children (:func:`tree_cpu_seconds`).
+    """
+
+    def __init__(self, pids: dict[str, int], trees: dict[str, int] | None = None) -> None:
         self.pids = pids
+        self.trees = trees or {}
         self.started = time.monotonic()
         self.start_cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.start_cpu.update({name: tree_cpu_seconds(pid) for name, pid in self.trees.items()})
         self.start_self = time.process_time()
 
     def read(self) -> dict[str, float]:
         wall = max(time.monotonic() - self.started, 1e-9)
         use = {name: (cpu_seconds(pid) - self.start_cpu[name]) / wall for name, pid in self.pids.items()}
+        use.update({name: (tree_cpu_seconds(pid) - self.start_cpu[name]) / wall
+                    for name, pid in self.trees.items()})
         use["driver"] = (time.process_time() - self.start_self) / wall
         return use

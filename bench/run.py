@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.procs import ROOT
+from bench.replicas import LABEL as REPLICAS_LABEL
+from bench.replicas import postgres_replicas
 from bench.scenarios import (
     URGENT_RED_FLAG,
     Config,
@@ -58,9 +60,10 @@ SCENARIOS: dict[str, tuple[Runner, list[str]]] = {
     "reminders": (_one(reminder_burst), ["6. reminder burst"]),
     "urgent": (_one(urgent_under_load), ["7. urgent care under load"]),
     "calls": (_one(calls_per_session), ["8. calls per session"]),
+    "postgres": (_one(postgres_replicas), [REPLICAS_LABEL]),
 }
 ALIASES = {"timers": "holds", "emergency": "holds", "start": "burst", "latency": "button",
-           "urgent-care": "urgent"}
+           "urgent-care": "urgent", "replicas": "postgres", "pg": "postgres", "failover": "postgres"}
 HEADERS = ("scenario", "metric", "project", "echo", "project/echo", "target", "result")
 
 
@@ -82,6 +85,8 @@ def _value(value: float | None, unit: str) -> str:
 
 
 def _result(figure: Figure) -> str:
+    if figure.note.startswith("skipped"):
+        return "skipped"
     if not figure.target:
         return "TODO" if figure.note == "TODO" else ""
     if figure.passed is None:
@@ -247,6 +252,29 @@ METHOD = """\
   flag (the driver waits until 2 s past the end of every hold). Before the scheduler, with PTB's
   `AIORateLimiter` (first come, first served), the urgent message waited 31.9 s behind 1,000 queued
   `/start` replies (the issue's figure, measured before this scenario existed; not a row).
+- **9. PostgreSQL and replicas** (`bench/replicas.py`). Three set-ups, each with a fresh stand-in and
+  fresh database, all in webhook mode behind the same round-robin proxy (`tests/e2e/roundrobin.py`,
+  in the driver process; like nginx's default upstream, it skips a replica that refuses the
+  connection): SQLite with
+  one process; PostgreSQL with one replica; PostgreSQL with two replicas on one database (the
+  same `DATABASE_URL`, `WEBHOOK_URL` = the proxy, `WEBHOOK_SECRET`; a `WEBHOOK_PORT` each). The
+  PostgreSQL server is a throwaway one (`tests/pg.py`) on 127.0.0.1 with its default durability
+  (fsync on, `synchronous_commit` on), started for this scenario and stopped at its end; without
+  PostgreSQL binaries the rows say "skipped". Limiter off, `FLOW_TIME_SCALE={replica_scale:g}`.
+  On each set-up: the start burst as in 1 ({burst_users:,} users), and button latency as in 2
+  with people reading first ({button_users} users). Targets: PostgreSQL with one replica at least
+  half SQLite's burst rate (within 2x); two replicas at least 0.9 x one replica (not slower,
+  within noise); reply p99 < 100 ms as in 2. Then, on the two replicas, the failover, per run:
+  {failover_people} new people are walked to "I'm in position" and tap it at once (the proxy
+  notes which replica took each tap: that replica armed the person's hold timers, a hold of
+  {failover_hold:g} s); right after the last hold message the replica that took the most taps is
+  SIGKILLed. The survivor takes over timers overdue by 1 s (it looks every 0.5 s). Failover
+  time = release message ("Slowly return your leg") recorded - max(due, SIGKILL), for the
+  holds the killed replica armed (the survivor's own holds are in the details); due = hold
+  message recorded + hold length; target ≤ 3 s. Also counted: holds never released (within
+  15 s of due) and people who got a welcome, release or halfway note twice. The killed replica
+  is started again before the next run. Kill times are the driver's `time.monotonic()`, the
+  same clock as the stand-in's on one machine (as in 7).
 - **Figures** are medians over the runs (percentiles per run, nearest rank); the memory
   figures and the reminder burst are one run each."""
 
@@ -293,7 +321,9 @@ def markdown(sections: list[Section], cfg: Config, command: str, seconds: float)
         urgent_scale=cfg.urgent_time_scale, urgent_people=cfg.urgent_people,
         urgent_hold=30 * cfg.urgent_time_scale, urgent_refill=cfg.urgent_refill,
         urgent_burst=cfg.urgent_burst, urgent_sending=cfg.urgent_burst / 30, red_flag=URGENT_RED_FLAG,
-        urgent_behind=cfg.urgent_behind), ""]
+        urgent_behind=cfg.urgent_behind, replica_scale=cfg.replica_time_scale,
+        burst_users=cfg.burst_users, failover_people=cfg.failover_people,
+        failover_hold=20 * cfg.replica_time_scale), ""]
     return "\n".join(out)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_ROWS = ("1. start burst", "2. button latency", "3. memory", "4. timer accuracy",
                  "5. emergency", "6. reminder burst", "7. urgent care under load",
-                 "8. calls per session")
+                 "8. calls per session", "9. postgres replicas")
 
 
 def _mtime(path: Path) -> float | None:
@@ -33,7 +33,7 @@ def test_quick_benchmark_prints_every_scenario() -> None:
     assert done.returncode == 0, output
     table = done.stdout.split("\nscenario ", 1)
     assert len(table) == 2, output  # the table's header line
-    rows = [line for line in table[1].splitlines() if line[:2] in {f"{n}." for n in range(1, 9)}]
+    rows = [line for line in table[1].splitlines() if line[:2] in {f"{n}." for n in range(1, 10)}]
     for label in SCENARIO_ROWS:
         assert any(row.startswith(label) for row in rows), f"no row for {label!r}\n{output}"
     failed = [row for row in rows if " error " in f" {row} "]
@@ -43,6 +43,8 @@ def test_quick_benchmark_prints_every_scenario() -> None:
     assert any(row.rstrip().endswith(("PASS", "FAIL")) for row in reminders), output
     urgent = [row for row in rows if row.startswith("7. urgent care under load")]
     assert any(row.rstrip().endswith(("PASS", "FAIL")) for row in urgent), output  # measured, limiter on
+    replicas = [row for row in rows if row.startswith("9. postgres replicas")]
+    assert any(row.rstrip().endswith(("PASS", "FAIL")) for row in replicas), output  # PostgreSQL ran
     calls = [row for row in rows if row.startswith("8. calls per session")]
     assert any(row.rstrip().endswith("PASS") for row in calls), output  # counted, not timed
     assert _mtime(report) == report_before  # a quick run never overwrites the real report
