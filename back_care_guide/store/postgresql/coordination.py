@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 PREEMPT_CHANNEL = "back_care_guide_preempt"
 #: Seconds since its last heartbeat for which a replica counts as alive (3 heartbeats).
 LIVE_FOR = 3.0
+# Connections for holds opened at start (more are opened as needed): opening one costs a few
+# milliseconds, which a person tapping a button should not wait for.
+WARM_HOLDS = 16
 FORGET_AFTER = 3600.0  # seconds: a replica row this old is removed (it is long gone)
 RECONNECT_EVERY = 1.0  # seconds between attempts to listen again after a failure
 CHECK_LEADERSHIP_EVERY = 1.0  # seconds between checks that the leader's connection is alive
@@ -56,7 +59,8 @@ class PgCoordination:
         self._connect_timeout = connect_timeout
         self.replica = uuid.uuid4().hex[:12]  # this process, in heartbeats and notifications
         self._pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
-            database_url, min_size=0, max_size=pool_size, open=False, timeout=connect_timeout,
+            database_url, min_size=min(pool_size, WARM_HOLDS), max_size=pool_size, open=False,
+            timeout=connect_timeout,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
             name="back_care_guide-locks")
         self._pool_open = False

@@ -79,7 +79,7 @@ class PostgresStore:
         self.migrated: tuple[Migration, ...] = self._migrate()
         # autocommit: psycopg opens no transaction by itself; each unit of work opens its own
         self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            database_url, min_size=1, max_size=pool_size, open=False, timeout=connect_timeout,
+            database_url, min_size=pool_size, max_size=pool_size, open=False, timeout=connect_timeout,
             kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
             name="back_care_guide")
         self._pool_open = False
