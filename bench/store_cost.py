@@ -1,4 +1,4 @@
-"""What one event costs the store: SQLite today against PostgreSQL (psycopg 3, async).
+"""What one event costs the store: SQLite against PostgreSQL (psycopg 3, async).
 
     .venv/bin/python -m bench.store_cost [--users 1000] [--events 5000] [--concurrency 8]
 
@@ -6,16 +6,16 @@ One event does to the store what the runtime does for one update: load the user'
 conversation (state, context, prompt, timers) and profile, then save state, context JSON,
 timers and profile in one transaction. Rows:
 
-* ``sqlite3``: the current approach, the statements of back_care_guide/store/sqlite.py (copied
-  here, not imported: that module is being reworked) on a WAL file with synchronous=NORMAL,
-  called synchronously like the store does on the event loop's thread.
+* ``sqlite3``: the SQLite store's statements (copied here as they were before the storage layer,
+  so the row stays comparable with the figures measured then) on a WAL file with
+  synchronous=NORMAL, called synchronously like the store does on the event loop's thread.
 * ``postgres ... as sqlite``: the same statements one round trip each (3 SELECTs; BEGIN, the
   upsert, DELETE, the timer INSERTs, the profile upsert, COMMIT), over one async connection.
 * ``postgres ... pipelined``: one SELECT for everything, and the save transaction (BEGIN,
   the same statements, COMMIT) in psycopg's pipeline mode, sent together.
 * ``postgres ... 2 statements``: one SELECT for everything, and one statement that saves
   everything (data-modifying CTEs; a statement is a transaction of its own): two round trips.
-  What a PostgreSQL store would do.
+  What the PostgreSQL store does (back_care_guide/store/postgresql).
 * ``... 8 users, pool``: as many users at once as ``--concurrency``, each event taking a
   connection from a psycopg_pool of that size, with the two statements; latency includes
   waiting for a connection, and events/s is the total throughput.

@@ -1,10 +1,14 @@
-"""Storage: the unit of work and repository interfaces, and their SQLite implementation.
+"""Storage: the unit of work and repository interfaces, on SQLite and on PostgreSQL.
 
 * :mod:`.base`: :class:`Store` and :class:`Transaction`, the unit of work;
 * :mod:`.repositories`: one protocol per table;
 * :mod:`.records`: the typed records they take and return;
 * :mod:`.migrations`: schema versions;
-* :mod:`.sqlite`: the SQLite backend (all of its SQL is there).
+* :mod:`.codec`: how records become column values, the same for every backend;
+* :mod:`.coordination`: what processes sharing one store agree on (nothing, for SQLite);
+* :mod:`.sqlite`: the SQLite backend, one process (its SQL is there);
+* :mod:`.postgresql`: the PostgreSQL backend, for several replicas (its SQL is there);
+* :func:`open_store`: the backend ``DATABASE_URL`` names.
 """
 
 from back_care_guide.store.base import Store, Transaction
