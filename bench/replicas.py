@@ -39,6 +39,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from back_care_guide.store import Store
+from back_care_guide.store.postgresql import PostgresStore
+from back_care_guide.store.records import Conversation, Profile, Timer
+from back_care_guide.store.sqlite import SqliteStore
+from back_care_guide.store.state import load_user_state, save_user_state
 from bench.procs import CLOCK_TICKS, BotProcess, CpuMeter, Standin, standin
 from bench.scenarios import (
     DEFAULT_HOLD_SECONDS,
@@ -67,6 +72,9 @@ from bench.scenarios import (
     walk_to_position,
 )
 from tests.e2e.roundrobin import RoundRobinProxy
+
+STORE_USERS = 1000  # stored people the per-event cost cycles through
+STORE_WARMUP = 100  # events before the measured ones (caches, prepared statements)
 
 LABEL = "9. postgres replicas"
 HOST = "127.0.0.1"
@@ -414,7 +422,34 @@ def _metrics(cfg: Config) -> list[tuple[str, str]]:
         ("failover: holds never released", "0"),
         ("people answered twice (2 replicas: welcomes, releases, halfway notes)", "0"),
     ]
+    for backend in ("SQLite", "PostgreSQL"):
+        rows.append((f"store per event (a read, then a write transaction), {backend}: median", ""))
+        rows.append((f"store per event (a read, then a write transaction), {backend}: p99", ""))
     return rows
+
+
+async def store_cost(store: Store, events: int) -> list[float]:
+    """Seconds per event through the bot's own store: a person's state read in one
+    transaction and written in another, as the runtime does for each update."""
+    users = STORE_USERS
+    async with store.transaction() as tx:
+        for uid in range(1, users + 1):
+            await tx.conversations.save(Conversation(uid, "welcome", {"seq": 1}, [], None))
+            await tx.profiles.save(Profile(uid))
+    samples: list[float] = []
+    for n in range(events + STORE_WARMUP):
+        uid = 1 + n % users
+        started = time.perf_counter()
+        async with store.transaction() as tx:
+            conv, profile = await load_user_state(tx, uid)
+        assert conv is not None and profile is not None
+        conv.ctx["seq"] = n
+        conv.timers = [Timer("release", time.time() + 20, n)]
+        async with store.transaction() as tx:
+            await save_user_state(tx, conv, profile)
+        if n >= STORE_WARMUP:
+            samples.append(time.perf_counter() - started)
+    return samples
 
 
 async def postgres_replicas(cfg: Config, work: Path) -> Section:
@@ -432,6 +467,7 @@ async def postgres_replicas(cfg: Config, work: Path) -> Section:
         return _skipped(f"the PostgreSQL server did not start: {str(exc)[:200]}", cfg)
     section = Section("postgres replicas")
     results: dict[str, SetupResult] = {}
+    costs: dict[str, list[float]] = {}
     try:
         pid_text = (server.data / "postmaster.pid").read_text().split()
         postmaster = int(pid_text[0]) if pid_text else None
@@ -445,6 +481,21 @@ async def postgres_replicas(cfg: Config, work: Path) -> Section:
             if setup.postgres:
                 url = await asyncio.to_thread(server.create_database, f"bench_{setup.key}")
             results[setup.key] = await _measure(cfg, work, setup, url, postmaster if setup.postgres else None)
+        events = cfg.store_events
+        sqlite_store = SqliteStore(work / "store_cost.db")
+        pg_store = PostgresStore.from_url(
+            await asyncio.to_thread(server.create_database, "bench_store_cost"))
+        for name, store in (("SQLite", sqlite_store), ("PostgreSQL", pg_store)):
+            try:
+                costs[name] = await store_cost(store, events)
+            finally:
+                await store.close()
+        section.details.append(
+            f"- store per event: {events:,} events over {STORE_USERS:,} stored people through the bot's "
+            "own store (back_care_guide/store: load_user_state in one transaction, save_user_state in "
+            "another), SQLite in WAL mode on this disk, PostgreSQL as above; one event at a time, "
+            "so this is the round trips' cost, not throughput (bench/store_cost.py compares drivers "
+            "and statement shapes)")
     finally:
         await asyncio.to_thread(server.stop)
     for setup in SETUPS:
@@ -455,6 +506,13 @@ async def postgres_replicas(cfg: Config, work: Path) -> Section:
         if got.notes:
             section.details.append(f"- {setup.name}: notes: " + "; ".join(got.notes))
     section.figures = _figures(cfg, results)
+    for name in ("SQLite", "PostgreSQL"):
+        samples = costs.get(name)
+        for quantile in (50, 99):
+            value = None if not samples else percentile(samples, quantile) * 1e6
+            section.figures.append(Figure(LABEL, f"store per event (a read, then a write transaction), "
+                                          f"{name}: {'median' if quantile == 50 else 'p99'}",
+                                          value, None, "µs"))
     return section
 
 

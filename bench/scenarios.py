@@ -85,6 +85,7 @@ class Config:
     urgent_behind: float = 0.5  # 7: share of the red flags typed right behind the burst
 
     session_users: int = 50  # scenario 8: people completing a whole session side by side
+    store_events: int = 5000  # events measured for the per-event store cost (scenario 9)
     failover_people: int = 20  # 9: people mid-hold when the replica that armed their timers dies
     replica_time_scale: float = 0.25  # 9: FLOW_TIME_SCALE (the 20 s knee-to-chest hold lasts 5 s)
 
@@ -95,7 +96,7 @@ class Config:
                    time_scale=0.1, warmup_users=5, reminder_users=100,
                    burst_talkers=3, talk_reminders=50, talk_think=(1.0, 1.2),
                    urgent_burst=200, urgent_people=5, urgent_time_scale=0.5, session_users=3,
-                   failover_people=6, replica_time_scale=0.15)
+                   failover_people=6, replica_time_scale=0.15, store_events=300)
 
 
 @dataclass
