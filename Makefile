@@ -25,7 +25,7 @@ test: $(VENV)/.installed  ## set up, then run every check and test
 check: $(VENV)/.installed
 	$(BIN)/python -m back_care_guide check
 
-bench: $(VENV)/.installed  ## the load benchmark against a bare PTB echo bot (about 14 minutes); writes BENCHMARKS.md
+bench: $(VENV)/.installed  ## the load benchmark against a bare PTB echo bot (about 20 minutes); writes BENCHMARKS.md
 	$(BIN)/python -m bench.run
 
 clean:
