@@ -269,3 +269,117 @@ def test_the_documents_are_written_from_flows_dir(
     assert "greeting" in capsys.readouterr().out
     assert main(["triage-doc"]) == 0
     assert "Feverish (copy)" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ locales, both ways
+
+SLOW_DOWN = ('    slow_down: "That\'s a lot of messages at once, so I\'ll skip a few. If something is '
+             'wrong, type it in one message."\n')
+
+
+def test_a_text_the_code_uses_is_missing_where_the_code_uses_it(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "locales/en.yaml", SLOW_DOWN, "")
+    code, err = run_check(flows)
+    assert code == 1
+    uses = [(path, line) for path, line in _code_uses("system.slow_down")]
+    assert uses and all(f"{path}:{line}: system.slow_down: no text 'system.slow_down' in en.yaml "
+                        "(the code uses it)" in err for path, line in uses), err
+
+
+def _code_uses(key: str) -> list[tuple[Path, int]]:
+    from back_care_guide.flow.code_keys import keys_in_code
+
+    return [(used.file, used.line) for used in keys_in_code({"system"}) if used.key == key]
+
+
+def test_a_text_no_one_uses_is_reported(tmp_path: Path) -> None:
+    flows, line = broken_copy(tmp_path, "locales/en.yaml", SLOW_DOWN,
+                              SLOW_DOWN + '    slow_dwon: "A typo of a key."\n')
+    code, err = run_check(flows)
+    assert code == 1
+    assert f"{flows / 'locales/en.yaml'}:{line + 1}: texts.system.slow_dwon: used nowhere" in err, err
+
+
+def _second_locale(flows: Path, language: str, edit: tuple[str, str] | None = None) -> Path:
+    """flows/locales/<language>.yaml: the English texts, with one edit."""
+    text = (flows / "locales/en.yaml").read_text(encoding="utf-8")
+    text = text.replace("language: en", f"language: {language}")
+    if edit is not None:
+        assert text.count(edit[0]) == 1
+        text = text.replace(*edit)
+    path = flows / "locales" / f"{language}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_locale_has_every_english_text(tmp_path: Path) -> None:
+    flows, english_line = broken_copy(tmp_path, "locales/en.yaml", SLOW_DOWN, SLOW_DOWN)
+    german = _second_locale(flows, "de", (SLOW_DOWN, ""))
+    code, err = run_check(flows)
+    assert code == 1
+    assert (f"{german}:5: texts: text 'system.slow_down' is missing (en.yaml:{english_line} "
+            "has it)") in err, err
+
+
+def test_a_locale_has_no_texts_english_lacks(tmp_path: Path) -> None:
+    flows, line = broken_copy(tmp_path, "locales/en.yaml", SLOW_DOWN, SLOW_DOWN)
+    german = _second_locale(flows, "de", (SLOW_DOWN, SLOW_DOWN + '    slow: "Langsam."\n'))
+    code, err = run_check(flows)
+    assert code == 1
+    assert f"{german}:{line + 1}: texts.system.slow: not a text of en.yaml" in err, err
+
+
+def test_placeholders_match_across_locales(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "locales/en.yaml", SLOW_DOWN, SLOW_DOWN)
+    store_down = "      {numbers}\n"
+    german = _second_locale(flows, "de", (
+        "type it here; in an emergency call your local emergency number.\n" + store_down,
+        "type it here; in an emergency call your local emergency number.\n      {number}\n"))
+    code, err = run_check(flows)
+    assert code == 1
+    assert (f"{german}:171: texts.system.store_down: placeholders ['number'] differ from "
+            "en.yaml's ['numbers']") in err, err
+
+
+def test_keys_are_read_from_the_code(tmp_path: Path) -> None:
+    from back_care_guide.flow.code_keys import keys_in_code
+
+    (tmp_path / "mod.py").write_text(
+        '"""Docstring naming system.store_down is no use."""\n'
+        'def f(texts, name):\n'
+        '    texts.get("system.store_down")\n'
+        '    texts.get(f"commands.{name}")\n'
+        '    open("progress.png")\n'
+        '    return "not.a.section", "system"\n', encoding="utf-8")
+    found = [(k.key, k.line, k.is_prefix) for k in keys_in_code({"system", "commands", "progress"},
+                                                                  package=tmp_path)]
+    assert found == [("system.store_down", 3, False), ("commands.", 4, True)]
+
+
+# ------------------------------------------------------------------ the safety gate
+
+def test_a_red_flag_the_detector_misses_keeps_the_language_out(tmp_path: Path) -> None:
+    phrase = "  - {text: \"I've lost control of my bladder\", sign: bladder_bowel}\n"
+    missed = "  - {text: \"my wellies are full of custard\", sign: bladder_bowel}\n"
+    flows, line = broken_copy(tmp_path, "corpora/en.yaml", phrase, phrase + missed)
+    code, err = run_check(flows)
+    assert code == 1
+    assert (f"{flows / 'corpora/en.yaml'}:{line + 1}: emergency.") in err, err
+    assert "red flag not caught (bladder_bowel): the en detector misses" in err, err
+
+
+def test_too_many_false_alarms_keep_the_language_out(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "corpora/en.yaml", "\nnegative:\n", "\nnegative:\n" + "".join(
+        f"  - {{text: \"I wet myself and didn't notice, day {n}\", kind: chat}}\n" for n in range(20)))
+    code, err = run_check(flows)
+    assert code == 1
+    assert "false alarms on" in err and "over 5%" in err, err
+
+
+def test_every_language_needs_its_texts_lexicon_and_corpus(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "locales/en.yaml", "language: en", "language: en")
+    german = _second_locale(flows, "de")
+    code, err = run_check(flows)
+    assert code == 1
+    assert f"{german}:4: language: language 'de' has no red-flag lexicon (detector/de.yaml)" in err, err
+    assert f"{german}:4: language: language 'de' has no labelled corpus (corpora/de.yaml)" in err, err

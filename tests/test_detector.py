@@ -25,7 +25,7 @@ from back_care_guide.safety.detector_config import load_config
 from back_care_guide.safety.text_fuzzy import osa_distance
 from back_care_guide.safety.text_normalize import normalize
 
-CORPUS_PATH = Path(__file__).parent / "data" / "redflag_corpus.yaml"
+CORPUS_PATH = flows_dir() / "corpora" / "en.yaml"
 LEXICON_PATH = flows_dir() / LEXICONS_DIR / "en.yaml"
 TRIAGE_PATH = flows_dir() / TRIAGE_FILE
 
@@ -220,7 +220,7 @@ def _mean_ms(detector: KeywordDetector, texts: list[str]) -> float:
 def _table(report: Report) -> str:
     lines = [
         "",
-        "Red-flag detector on tests/data/redflag_corpus.yaml",
+        "Red-flag detector on flows/corpora/en.yaml",
         f"{'positives':<36}{'n':>4}{'caught':>9}{'at once':>9}{'sign ok':>9}",
     ]
     for section in SECTIONS[:-1]:

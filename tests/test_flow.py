@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from back_care_guide.engine.events import TimerFired
+from back_care_guide.engine.events import Start, TimerFired
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
-from tests.harness import ChatClient, make_runtime, read
+from tests.harness import ChatClient, make_runtime, read, stored_state
 
 SCREENING = 4  # screening lists ("None of these") before the pain rating
 EXERCISE_WORDS = ("knee", "twist", "in position", "hold for")
@@ -356,3 +356,17 @@ async def test_only_the_end_of_a_hold_is_meant_to_be_noticed(client: ChatClient)
     assert [m.silent for m in (hold, halfway, release)] == [True, True, False]
     assert release.wake and not hold.wake
     assert not any(m.silent for m in sent if m not in (hold, halfway))
+
+
+async def test_the_language_from_telegram_is_kept_only_when_the_bot_speaks_it(
+        client: ChatClient) -> None:
+    """Telegram's language_code: "en-GB" is English; a language the bot has no texts for is
+    not kept, and the person gets English."""
+    await client.runtime.dispatch(Start(client.user_id, "en-GB"))
+    _, profile = await stored_state(client.runtime.store, client.user_id)
+    assert profile is not None and profile.language == "en"
+    other = ChatClient(client.runtime, client.transport, user_id=77)
+    await other.runtime.dispatch(Start(77, "xx-YY"))
+    _, profile = await stored_state(client.runtime.store, 77)
+    assert profile is not None and profile.language is None
+    assert "Shall we start?" in other.texts[-1]

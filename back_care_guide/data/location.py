@@ -18,6 +18,7 @@ TRIAGE_FILE = "triage.yaml"
 NUMBERS_FILE = "emergency_numbers.yaml"
 LOCALES_DIR = "locales"  # <language>.yaml: the texts
 LEXICONS_DIR = "detector"  # <language>.yaml: the red-flag lexicons
+CORPORA_DIR = "corpora"  # <language>.yaml: each lexicon's labelled phrasings (the safety gate)
 
 
 def flows_dir(configured: Path | None = None) -> Path:

@@ -274,10 +274,12 @@ class Engine:
     def _moved(conv: Conversation) -> bool:
         return conv.prompt is not None and conv.prompt.seq != conv.ctx.get("seq")
 
-    @staticmethod
-    def _set_language(profile: Profile, language: str | None) -> None:
-        if language and not profile.language:
-            profile.language = language.split("-")[0].lower()
+    def _set_language(self, profile: Profile, language: str | None) -> None:
+        """The person's language from Telegram's ``language_code`` ("es-MX" is es), once, if
+        the bot speaks it; otherwise none is kept and they get English."""
+        code = (language or "").split("-")[0].lower()
+        if code in self.bundle.locales and not profile.language:
+            profile.language = code
 
     # ------------------------------------------------------------ buttons
     async def _on_choose(self, conv: Conversation, event: Choose) -> None:

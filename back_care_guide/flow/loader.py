@@ -1,5 +1,5 @@
 """Load every file of a flows directory: the flow, its locales, the safety rules, the triage
-rules, the detector lexicons and the emergency numbers."""
+rules, the detector lexicons with their labelled corpora, and the emergency numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from back_care_guide.data import DataError, Loaded, Source, flows_dir, load
 from back_care_guide.data.location import (
+    CORPORA_DIR,
     FLOW_FILE,
     LEXICONS_DIR,
     LOCALES_DIR,
@@ -19,6 +20,7 @@ from back_care_guide.flow.model import Flow, Locale, Safety
 from back_care_guide.flow.texts import Texts, flatten
 from back_care_guide.safety.detector_config import DetectorConfig, load_config
 from back_care_guide.safety.emergency import EmergencyNumbers
+from back_care_guide.safety.gate import Corpus, load_corpus
 from back_care_guide.safety.triage_rules import TriageRules
 
 DEFAULT_LANGUAGE = "en"
@@ -43,6 +45,7 @@ class FlowBundle:
     locales: dict[str, LoadedLocale]
     lexicons: dict[str, Loaded[DetectorConfig]]  # by language
     numbers: EmergencyNumbers
+    corpora: dict[str, Corpus]  # by language: what the safety gate measures each lexicon on
 
     def texts(self, language: str | None) -> Texts:
         found = self.locales.get(language or DEFAULT_LANGUAGE) or self.locales[DEFAULT_LANGUAGE]
@@ -87,8 +90,11 @@ def load_bundle(folder: Path | None = None, *, check: bool = True) -> FlowBundle
         raise DataError(folder / LOCALES_DIR, None, "", f"the {DEFAULT_LANGUAGE} locale is missing")
     lexicons = {loaded.value.language: loaded
                 for loaded in map(load_lexicon, _per_language(folder / LEXICONS_DIR, "detector lexicon"))}
+    corpora = {corpus.language: corpus
+               for corpus in map(load_corpus, _per_language(folder / CORPORA_DIR, "corpus"))}
     bundle = FlowBundle(flow.value, flow.source, safety.value, safety.source, triage.value,
-                        triage.source, locales, lexicons, EmergencyNumbers.load(folder / NUMBERS_FILE))
+                        triage.source, locales, lexicons, EmergencyNumbers.load(folder / NUMBERS_FILE),
+                        corpora)
     if check:
         from back_care_guide.flow.validate import validate
 

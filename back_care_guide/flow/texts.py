@@ -43,48 +43,6 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-# Texts the engine itself uses (not referenced from a flow file).
-ENGINE_KEYS = (
-    "btn.stop",
-    "btn.warning",
-    "answer.chosen",
-    "numbers.country",
-    "numbers.unknown",
-    "numbers.default_item",
-    "sign.unknown",
-    "triage.none",
-    "triage.mistap_ask",
-    "triage.cleared_before",
-    "btn.mistap",
-    "when.today",
-    "when.tomorrow",
-    "when.later",
-    "when.reported_today",
-    "when.reported_yesterday",
-    "when.reported_on",
-    "system.use_buttons",
-    "system.moved_on",
-    "system.no_session",
-    "system.unknown_command",
-    "replies.yes",
-    "replies.no",
-    "replies.numbers",
-    "resume.where",
-    "resume.holding",
-    "system.not_text",
-    "system.slow_down",
-    "system.store_down",
-    "system.too_long",
-    "system.group",
-    "system.error",
-    "system.session_over",
-    "help.text",
-    "country.ask",
-    "country.saved",
-    "country.unknown",
-    "commands.country",
-    "commands.start",
-    "commands.stop",
-    "commands.redflags",
-    "commands.help",
-)
+#: The longest text a locale may hold, before its placeholders are filled: a person reads it
+#: on a phone, often lying on the floor (tests/test_messages.py checks the filled texts too).
+MAX_TEXT_CHARS = 400

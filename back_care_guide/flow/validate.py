@@ -10,20 +10,24 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from back_care_guide.data import DataError
+from back_care_guide.flow.code_keys import keys_in_code
 from back_care_guide.flow.graph import Edge, adjacency, describe, find_path, outcome_states
+from back_care_guide.flow.loader import DEFAULT_LANGUAGE
 from back_care_guide.flow.model import DYNAMIC_TEXTS, REPORTED, RETURN, SetKey
-from back_care_guide.flow.texts import ENGINE_KEYS, PLACEHOLDERS, placeholders
+from back_care_guide.flow.texts import MAX_TEXT_CHARS, PLACEHOLDERS, placeholders
 from back_care_guide.pictures.poses import POSES
+from back_care_guide.safety.gate import gate, measure
 from back_care_guide.safety.triage_check import check_triage
 
 if TYPE_CHECKING:
-    from back_care_guide.flow.loader import FlowBundle
+    from back_care_guide.data import Source
+    from back_care_guide.flow.loader import FlowBundle, LoadedLocale
 
 
 def validate(bundle: FlowBundle) -> list[DataError]:
     errors: list[DataError] = []
     for rule in (check_references, check_texts, check_holds, check_reachable, check_dead_ends,
-                 check_triage, check_safety):
+                 check_triage, check_safety, check_languages):
         errors.extend(rule(bundle))
     return errors
 
@@ -100,19 +104,107 @@ def _referenced_keys(bundle: FlowBundle) -> Iterator[tuple[str, tuple[str | int,
 
 
 def check_texts(bundle: FlowBundle) -> Iterator[DataError]:
-    for language, loaded in bundle.locales.items():
-        texts = loaded.texts
-        for key, path in _referenced_keys(bundle):
-            if key not in texts:
+    """Locales against what uses them, both ways, and against English.
+
+    * every key the flow, the rules or the code uses is in every locale (the code's keys are
+      read from the code: :mod:`back_care_guide.flow.code_keys`), and every English key is
+      used by one of them;
+    * every other locale has exactly the English keys, each with the same placeholders;
+    * every placeholder is one the bot fills, and no text is over :data:`MAX_TEXT_CHARS`.
+    """
+    english = bundle.locales[DEFAULT_LANGUAGE]
+    code = keys_in_code({key.split(".", 1)[0] for key in english.texts.entries})
+    for key, path in _referenced_keys(bundle):
+        for language, loaded in bundle.locales.items():
+            if key not in loaded.texts:
                 yield bundle.flow_source.error(path, f"text {key!r} is missing from locale {language!r}")
-        for key in ENGINE_KEYS:
-            if key not in texts:
-                yield loaded.source.error(("texts",), f"text {key!r} (used by the bot itself) is missing")
-        for key, text in texts.entries.items():
+    for used in code:
+        if not any(used.covers(key) for key in english.texts.entries):
+            what = "no text starts with" if used.is_prefix else "no text"
+            yield DataError(used.file, used.line, used.key,
+                            f"{what} {used.key!r} in {english.source.file.name} (the code uses it)")
+    in_data = _strings_in(bundle)
+    for key in english.texts.entries:
+        if key not in in_data and not any(used.covers(key) for used in code):
+            yield english.source.error(("texts", *key.split(".")),
+                                       "used nowhere (not by the flow, the rules or the code)")
+    for loaded in bundle.locales.values():
+        if loaded is not english:
+            yield from _check_locale(english, loaded)
+        for key, text in loaded.texts.entries.items():
+            path = ("texts", *key.split("."))
             unknown = placeholders(text) - PLACEHOLDERS
             if unknown:
-                yield loaded.source.error(("texts", *key.split(".")),
-                                          f"unknown placeholder {sorted(unknown)[0]!r}")
+                yield loaded.source.error(path, f"unknown placeholder {sorted(unknown)[0]!r}")
+            if len(text) > MAX_TEXT_CHARS:
+                yield loaded.source.error(path, f"{len(text)} characters, over {MAX_TEXT_CHARS}: "
+                                                "a person reads this on a phone, often lying down")
+
+
+def _check_locale(english: LoadedLocale, other: LoadedLocale) -> Iterator[DataError]:
+    """``other`` has the English keys, no more, each with the English placeholders."""
+    mine, theirs = english.texts.entries, other.texts.entries
+    for key in mine:
+        if key not in theirs:
+            line = english.source.line(("texts", *key.split(".")))
+            yield other.source.error(("texts",), f"text {key!r} is missing "
+                                     f"({english.source.file.name}:{line} has it)")
+    for key, text in theirs.items():
+        path = ("texts", *key.split("."))
+        if key not in mine:
+            yield other.source.error(path, f"not a text of {english.source.file.name} (a typo, or "
+                                           "a key no longer used?)")
+        elif placeholders(text) != placeholders(mine[key]):
+            yield other.source.error(path, f"placeholders {sorted(placeholders(text))} differ from "
+                                           f"{english.source.file.name}'s "
+                                           f"{sorted(placeholders(mine[key]))}")
+
+
+def _strings_in(bundle: FlowBundle) -> set[str]:
+    """Every string of the flow and rule files (the texts they name are among them)."""
+    found: set[str] = set()
+    todo: list[object] = [src.data for src in (bundle.flow_source, bundle.safety_source,
+                                                bundle.triage_source)]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            found.add(item)
+        elif isinstance(item, Mapping):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
+
+
+def check_languages(bundle: FlowBundle) -> Iterator[DataError]:
+    """Every language has its texts, its red-flag lexicon and its labelled corpus, and passes
+    the safety gate (:mod:`back_care_guide.safety.gate`): no language ships with a weaker
+    red-flag net than English."""
+    from back_care_guide.safety.detector import KeywordDetector  # compiling: only here
+
+    english = bundle.lexicons.get(DEFAULT_LANGUAGE)
+    tiers = {sign_id: sign.level for sign_id, sign in bundle.triage.signs.items()}
+    for language in sorted(set(bundle.locales) | set(bundle.lexicons) | set(bundle.corpora)):
+        locale = bundle.locales.get(language)
+        lexicon, corpus = bundle.lexicons.get(language), bundle.corpora.get(language)
+        # pointed at the language's line of the files it has (a corpus has no such line)
+        anchors: list[tuple[Source, tuple[str, ...]]] = [
+            (item.source, ("language",)) for item in (locale, lexicon) if item is not None]
+        anchors += [(corpus.source, ())] if corpus is not None else []
+        source, path = anchors[0]
+        for item, what in ((locale, f"texts (locales/{language}.yaml)"),
+                           (lexicon, f"red-flag lexicon (detector/{language}.yaml)"),
+                           (corpus, f"labelled corpus (corpora/{language}.yaml)")):
+            if item is None:
+                yield source.error(path, f"language {language!r} has no {what}: every language "
+                                         "needs its texts, its lexicon and its corpus")
+        if lexicon is None or corpus is None:
+            continue
+        detectors = [KeywordDetector(lexicon.value)]
+        if english is not None and language != DEFAULT_LANGUAGE:
+            detectors.append(KeywordDetector(english.value))  # triage reads both
+        yield from gate(corpus, measure(corpus, detectors, tiers))
 
 
 def check_holds(bundle: FlowBundle) -> Iterator[DataError]:
