@@ -34,8 +34,11 @@ async def test_a_second_poller_stands_by_and_takes_over(api: BotApiStandin, tmp_
         killed = time.monotonic()
         await first.stop(signal.SIGKILL)
         await api.wait_until(lambda: "this process polls Telegram now" in standby.log, timeout=10)
+        took_over = time.monotonic() - killed
         await person.step("let's start", FIRST_SCREEN)  # answered by the standby, from the store
-        assert time.monotonic() - killed < TAKE_OVER_WITHIN + 2.0  # (the answer's own time)
+        answered = time.monotonic() - killed
+        print(f"\nstandby took over {took_over:.2f} s after SIGKILL; answered after {answered:.2f} s")
+        assert took_over < TAKE_OVER_WITHIN
         assert api.calls.get("getupdates", 0) > polls
         took = standby.log.count("this process polls Telegram now")
         assert took == 1
