@@ -9,6 +9,7 @@ for every input. Sign ids are the ones of ``flows/triage.yaml``; each detector l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -48,6 +49,22 @@ class Reading:
             if mention.sign == sign:
                 return mention.status
         return None
+
+
+def strongest(readings: Iterable[Reading],
+              sign_of: Callable[[str], str | None] = lambda sign: sign) -> dict[str, Status]:
+    """Each sign the readings mention, once, at its strongest status (several detectors read
+    the same message). ``sign_of`` maps a mention's sign; ``None`` leaves the mention out."""
+    best: dict[str, Status] = {}
+    for reading in readings:
+        for mention in reading.mentions:
+            sign = sign_of(mention.sign)
+            if sign is None:
+                continue
+            known = best.get(sign)
+            if known is None or STRENGTH[mention.status] < STRENGTH[known]:
+                best[sign] = mention.status
+    return best
 
 
 NOTHING = Reading()

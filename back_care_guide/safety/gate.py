@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from back_care_guide.data import DataError, Source, load
-from back_care_guide.safety.detection import STRENGTH, Detector, Mention, Reading, Status
+from back_care_guide.safety.detection import Detector, Mention, Reading, Status, strongest
 
 MIN_PHRASES = 150
 MAX_FALSE_ALARMS = 0.05
@@ -111,13 +111,8 @@ def caught(case: Case, reading: Reading, tiers: Mapping[str, str]) -> bool:
 
 def combined(readings: Sequence[Reading]) -> Reading:
     """What triage sees from several detectors: each sign once, at its strongest status."""
-    best: dict[str, Status] = {}
-    for reading in readings:
-        for mention in reading.mentions:
-            known = best.get(mention.sign)
-            if known is None or STRENGTH[mention.status] < STRENGTH[known]:
-                best[mention.sign] = mention.status
-    return Reading(mentions=tuple(Mention(sign, status) for sign, status in best.items()))
+    return Reading(mentions=tuple(Mention(sign, status)
+                                  for sign, status in strongest(readings).items()))
 
 
 @dataclass(frozen=True)

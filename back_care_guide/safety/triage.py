@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from back_care_guide.safety.detection import STRENGTH, Detector, Reading, Status
+from back_care_guide.safety.detection import Detector, Reading, Status, strongest
 from back_care_guide.safety.triage_rules import RED_FLAG_TIERS, SEVERITY, Tier, TriageRules
 
 
@@ -123,16 +123,7 @@ class Triage:
         return best
 
     def _mentions(self, readings: Sequence[Reading]) -> list[tuple[Status, str]]:
-        strongest: dict[str, Status] = {}
-        for reading in readings:
-            for mention in reading.mentions:
-                sign = self._by_rule.get(mention.sign)
-                if sign is None:
-                    continue
-                known = strongest.get(sign)
-                if known is None or STRENGTH[mention.status] < STRENGTH[known]:
-                    strongest[sign] = mention.status
-        return [(status, sign) for sign, status in strongest.items()]
+        return [(status, sign) for sign, status in strongest(readings, self._by_rule.get).items()]
 
     def _detectors(self, language: str | None) -> list[Detector]:
         """The person's language first, and the default language too: people mix them."""
