@@ -22,6 +22,9 @@ from back_care_guide.data.location import LEXICONS_DIR, TRIAGE_FILE
 from back_care_guide.safety.detection import NOTHING, UNREADABLE, Detector, Reading, Status
 from back_care_guide.safety.detector import KeywordDetector, default_detector, load_detector
 from back_care_guide.safety.detector_config import load_config
+from back_care_guide.safety.gate import Case
+from back_care_guide.safety.gate import caught as gate_caught
+from back_care_guide.safety.gate import load_corpus as gate_corpus
 from back_care_guide.safety.text_fuzzy import osa_distance
 from back_care_guide.safety.text_normalize import normalize
 
@@ -57,38 +60,9 @@ def severity(sign: str) -> int:
 # --- the corpus ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Case:
-    section: str  # a tier name, or negative
-    text: str
-    signs: tuple[str, ...] = ()
-    expect: str = ""
-    kind: str = ""
-
-    @property
-    def category(self) -> str:
-        if self.section == "negative":
-            return f"negative/{self.kind}"
-        return f"{self.section}/{self.signs[0]}"
-
-
 def load_corpus() -> list[Case]:
-    data = yaml.safe_load(CORPUS_PATH.read_text(encoding="utf-8"))
-    cases = []
-    for section in SECTIONS:
-        for entry in data[section]:
-            sign = entry.get("sign", ())
-            severe = section in {"emergency", "urgent"}
-            cases.append(
-                Case(
-                    section=section,
-                    text=str(entry["text"]),
-                    signs=(sign,) if isinstance(sign, str) else tuple(sign),
-                    expect=entry.get("expect", "definite" if severe else ""),
-                    kind=entry.get("kind", ""),
-                )
-            )
-    return cases
+    """The English corpus, read as the safety gate reads it."""
+    return list(gate_corpus(CORPUS_PATH).cases)
 
 
 def _reported(reading: Reading, up_to: int, status: frozenset[Status] = REPORTED) -> bool:
@@ -101,15 +75,8 @@ def _named(case: Case, reading: Reading, status: frozenset[Status] = REPORTED) -
 
 
 def caught(case: Case, reading: Reading) -> bool:
-    """Whether the detector did enough for this phrase (see the corpus header)."""
-    if case.section in {"emergency", "urgent"}:
-        definite = frozenset({Status.DEFINITE})
-        return _reported(reading, SEVERITY["urgent"], definite) or _named(case, reading)
-    if case.section == "clinician":
-        return _named(case, reading) or _reported(reading, SEVERITY["urgent"])
-    if case.section == "stop_today":
-        return _reported(reading, SEVERITY["stop_today"])
-    return not any(m.status in REPORTED for m in reading.mentions)
+    """Whether the detector did enough for this phrase: the safety gate's own measure."""
+    return gate_caught(case, reading, TIERS)
 
 
 def at_once(case: Case, reading: Reading) -> bool:
