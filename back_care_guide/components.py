@@ -12,7 +12,6 @@ from back_care_guide.engine.runtime import Runtime, Transport
 from back_care_guide.flow.loader import FlowBundle, load_bundle
 from back_care_guide.observability.metrics import Metrics
 from back_care_guide.safety.detection import Detector
-from back_care_guide.safety.detector import KeywordDetector
 from back_care_guide.safety.triage import Triage
 from back_care_guide.services import Services
 from back_care_guide.settings import Settings
@@ -30,8 +29,8 @@ class Core:
 
 
 def load_detectors(bundle: FlowBundle) -> dict[str, Detector]:
-    """A detector for every lexicon of the bundle, by language. Compiling takes a moment: once."""
-    return {language: KeywordDetector(lexicon.value) for language, lexicon in bundle.lexicons.items()}
+    """A detector for every lexicon of the bundle, by language (compiled once per bundle)."""
+    return dict(bundle.detectors)
 
 
 def build_triage(bundle: FlowBundle, detectors: dict[str, Detector] | None = None) -> Triage:

@@ -4,6 +4,7 @@ rules, the detector lexicons with their labelled corpora, and the emergency numb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from back_care_guide.data import DataError, Loaded, Source, flows_dir, load
@@ -18,6 +19,7 @@ from back_care_guide.data.location import (
 )
 from back_care_guide.flow.model import Flow, Locale, Safety
 from back_care_guide.flow.texts import Texts, flatten
+from back_care_guide.safety.detection import Detector
 from back_care_guide.safety.detector_config import DetectorConfig, load_config
 from back_care_guide.safety.emergency import EmergencyNumbers
 from back_care_guide.safety.gate import Corpus, load_corpus
@@ -46,6 +48,14 @@ class FlowBundle:
     lexicons: dict[str, Loaded[DetectorConfig]]  # by language
     numbers: EmergencyNumbers
     corpora: dict[str, Corpus]  # by language: what the safety gate measures each lexicon on
+
+    @cached_property
+    def detectors(self) -> dict[str, Detector]:
+        """A detector per lexicon, by language, compiled once (it takes a moment) for both the
+        safety gate at check and start, and triage."""
+        from back_care_guide.safety.detector import KeywordDetector
+
+        return {language: KeywordDetector(lexicon.value) for language, lexicon in self.lexicons.items()}
 
     def texts(self, language: str | None) -> Texts:
         found = self.locales.get(language or DEFAULT_LANGUAGE) or self.locales[DEFAULT_LANGUAGE]

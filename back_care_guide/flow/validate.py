@@ -181,8 +181,6 @@ def check_languages(bundle: FlowBundle) -> Iterator[DataError]:
     """Every language has its texts, its red-flag lexicon and its labelled corpus, and passes
     the safety gate (:mod:`back_care_guide.safety.gate`): no language ships with a weaker
     red-flag net than English."""
-    from back_care_guide.safety.detector import KeywordDetector  # compiling: only here
-
     english = bundle.lexicons.get(DEFAULT_LANGUAGE)
     tiers = {sign_id: sign.level for sign_id, sign in bundle.triage.signs.items()}
     for language in sorted(set(bundle.locales) | set(bundle.lexicons) | set(bundle.corpora)):
@@ -201,9 +199,9 @@ def check_languages(bundle: FlowBundle) -> Iterator[DataError]:
                                          "needs its texts, its lexicon and its corpus")
         if lexicon is None or corpus is None:
             continue
-        detectors = [KeywordDetector(lexicon.value)]
+        detectors = [bundle.detectors[language]]
         if english is not None and language != DEFAULT_LANGUAGE:
-            detectors.append(KeywordDetector(english.value))  # triage reads both
+            detectors.append(bundle.detectors[DEFAULT_LANGUAGE])  # triage reads both
         yield from gate(corpus, measure(corpus, detectors, tiers))
 
 
