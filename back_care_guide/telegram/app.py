@@ -15,14 +15,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from back_care_guide.components import Core, build_core, build_runtime
 from back_care_guide.engine.runtime import Runtime
-from back_care_guide.flow.loader import FlowBundle
+from back_care_guide.flow.loader import DEFAULT_LANGUAGE, FlowBundle
 from back_care_guide.observability.metrics import Metrics
 from back_care_guide.observability.server import MetricsServer
 from back_care_guide.settings import Settings
@@ -57,6 +57,17 @@ def build_scheduler(settings: Settings, metrics: Metrics | None = None) -> SendS
     rate = settings.telegram_max_rate or 0.0
     return SendScheduler(rate, per_chat_rate=PER_CHAT_RATE if rate else 0.0,
                          max_retries=FLOOD_RETRIES, metrics=metrics)
+
+
+async def set_commands(bot: Bot, bundle: FlowBundle) -> None:
+    """The command menu in every language the bot speaks, by Telegram's ``language_code``; the
+    default (English) last, so that it being set means the menu is complete."""
+    languages = sorted(set(bundle.locales) - {DEFAULT_LANGUAGE})
+    for language in (*languages, DEFAULT_LANGUAGE):
+        texts = bundle.texts(language)
+        await bot.set_my_commands(
+            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS],
+            language_code=None if language == DEFAULT_LANGUAGE else language)
 
 
 class BotApplication(Application):  # type: ignore[type-arg]
@@ -123,9 +134,7 @@ def build_application(settings: Settings, core: Core | None = None,
         if share is not None:
             await share.start()
         await runtime.start()
-        texts = core.bundle.texts(None)
-        await app.bot.set_my_commands(
-            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS])
+        await set_commands(app.bot, core.bundle)
         mode = "webhook" if settings.webhook_url else "polling"
         log.info("Back Care Guide is running (%s) as @%s", mode, app.bot.username)
 

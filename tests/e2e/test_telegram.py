@@ -52,7 +52,11 @@ async def test_complete_session(api: BotApiStandin, bot: BotProcess, person: Per
     assert [m.get("text", "")[:22] for m in first.history[:5]] == [
         "Safety check, 1 of 4. ", "Safety check, 2 of 4.\n", "Safety check, 3 of 4.\n",
         "Safety check, 4 of 4.\n", "Before we start: how m"]
-    assert api.calls.get("setmycommands") == 1
+    # The command menu in every language, by language_code; English is the default.
+    menus = {language: [c["description"] for c in commands]
+             for (_, language), commands in api.core.commands.items()}
+    assert sorted(menus) == ["", "de", "es"] and api.calls.get("setmycommands") == 3
+    assert menus[""][0] == "Start a guided session" and menus["es"][0] != menus[""][0]
     assert "running (polling) as @" in bot.log
     # Each position step is a photo of the position, its caption the step; a picture is
     # uploaded once and re-sent by Telegram's file_id.
