@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m back_care_guide", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run on Telegram (long polling, or a webhook if WEBHOOK_URL is set)")
-    sub.add_parser("chat", help="chat with the bot in this terminal")
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--lang", help="the language to chat in (es, de...; default: the terminal's, "
+                      "from LANG)")
     sub.add_parser("check", help="validate the data: the flow, texts, safety rules, lexicons, numbers")
     sub.add_parser("migrate", help="bring the database (DATABASE_URL) to this version's schema and exit "
                    "(the bot also does this at start)")
@@ -68,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = _legacy_database(settings)
         from back_care_guide.chat import run_chat
 
-        return _store_errors_exit_2(partial(run_chat, settings, bundle))
+        language = getattr(args, "lang", None)
+        if language is not None and language not in bundle.locales:
+            print(f"--lang {language}: the bot speaks {', '.join(bundle.locales)}", file=sys.stderr)
+            return 2
+        return _store_errors_exit_2(partial(run_chat, settings, bundle, language))
     secrets = [s.get_secret_value() for s in (settings.telegram_bot_token, settings.webhook_secret) if s]
     setup_logging(settings.log_level, secrets, settings.log_format)
     settings = _legacy_database(settings)

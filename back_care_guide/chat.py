@@ -6,14 +6,17 @@ Choices are numbered, except Stop and Warning sign, which always have the letter
 and ``w`` (so a number never means "I'm in position" one moment and "Stop" the next), and
 the pain scale, whose keys are its own values. The end of a hold rings the terminal bell.
 Like Telegram, the chat picks up where it was after Ctrl-C or a restart. EOF and Ctrl-C
-end the chat cleanly.
+end the chat cleanly. It speaks the terminal's language (``LANG``) if the bot does, or the
+one given with ``--lang``; /language changes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -141,8 +144,21 @@ async def _read_lines(stream: TextIO) -> asyncio.StreamReader:
     return reader
 
 
+def system_language(environ: Mapping[str, str]) -> str | None:
+    """The language of the terminal's locale, as POSIX says to find it (``LC_ALL``, then
+    ``LC_MESSAGES``, then ``LANG``): "es_MX.UTF-8" is es; "C" and "POSIX" are none."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return None if value in ("C", "POSIX") or value.startswith("C.") else value
+    return None
+
+
 async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = sys.stdin,
-               stdout: TextIO = sys.stdout, bundle: FlowBundle | None = None) -> None:
+               stdout: TextIO = sys.stdout, bundle: FlowBundle | None = None,
+               language: str | None = None) -> None:
+    """The terminal chat; ``language`` (``--lang``) replaces the person's language, and
+    without it the terminal's locale is used until they choose one with /language."""
     core = core or build_core(settings, bundle)
     location = core.store.location
     stdout.write(f"Database: {location.shown}\n\n")  # where the chat is kept (the store is open: it is ours)
@@ -151,7 +167,9 @@ async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = 
     runtime = build_runtime(settings, core, transport)
     await runtime.start()
     try:
-        for toast in await runtime.dispatch(Resume(CHAT_USER)):  # where they were, or /start
+        chosen = language is not None
+        resume = Resume(CHAT_USER, language if chosen else system_language(os.environ), chosen)
+        for toast in await runtime.dispatch(resume):  # where they were, or /start
             transport.toast(toast)
         reader = await _read_lines(stdin)
         while raw := await reader.readline():
@@ -164,8 +182,8 @@ async def chat(settings: Settings, core: Core | None = None, *, stdin: TextIO = 
         await runtime.close()
 
 
-def run_chat(settings: Settings, bundle: FlowBundle | None = None) -> int:
+def run_chat(settings: Settings, bundle: FlowBundle | None = None, language: str | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(chat(settings, bundle=bundle))
+        asyncio.run(chat(settings, bundle=bundle, language=language))
     print()
     return 0

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from back_care_guide.account import Services
 from back_care_guide.engine.engine import Engine
 from back_care_guide.engine.runtime import Runtime, Transport
 from back_care_guide.flow.loader import FlowBundle, load_bundle
 from back_care_guide.observability.metrics import Metrics
 from back_care_guide.safety.detection import Detector
 from back_care_guide.safety.triage import Triage
-from back_care_guide.services import Services
 from back_care_guide.settings import Settings
 from back_care_guide.store.base import Store
 from back_care_guide.store.open import open_store

@@ -35,11 +35,13 @@ class Terminal:
         await self.process.stdin.drain()
 
 
-async def start_chat(tmp_path: Path) -> Terminal:
-    env = {**os.environ, "FLOW_TIME_SCALE": "0.01", "DATABASE_URL": f"sqlite:///{tmp_path}/chat.db",
-           "TELEGRAM_BOT_TOKEN": ""}
+async def start_chat(tmp_path: Path, *args: str, lang: str = "C.UTF-8") -> Terminal:
+    """``lang`` is the terminal's ``LANG``; the machine's own locale settings are left out."""
+    env = {name: value for name, value in os.environ.items() if name not in ("LC_ALL", "LC_MESSAGES")}
+    env |= {"FLOW_TIME_SCALE": "0.01", "DATABASE_URL": f"sqlite:///{tmp_path}/chat.db",
+            "TELEGRAM_BOT_TOKEN": "", "LANG": lang, "PYTHONPATH": str(ROOT)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "back_care_guide", "chat", cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+        sys.executable, "-m", "back_care_guide", "chat", *args, cwd=tmp_path, env=env,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     return Terminal(process)
 
@@ -124,3 +126,42 @@ async def test_delete_removes_the_chart_file(tmp_path: Path) -> None:
     assert (tmp_path / "progress.png").exists()
     await transport.forget(1)  # what the runtime calls when the user erases their data
     assert not (tmp_path / "progress.png").exists()
+
+
+def test_the_terminal_language_comes_from_the_posix_locale() -> None:
+    from back_care_guide.chat import system_language
+
+    assert system_language({"LANG": "es_MX.UTF-8"}) == "es_MX.UTF-8"
+    assert system_language({"LC_ALL": "de_AT.UTF-8", "LANG": "en_GB.UTF-8"}) == "de_AT.UTF-8"
+    assert system_language({"LC_MESSAGES": "de_DE", "LANG": "es_ES"}) == "de_DE"
+    assert system_language({"LANG": "C.UTF-8"}) is None
+    assert system_language({"LANG": "POSIX"}) is None
+    assert system_language({}) is None
+
+
+async def test_chat_speaks_the_terminal_language_and_lang_replaces_it(tmp_path: Path) -> None:
+    """LANG picks the language the first time; --lang is the person's choice and replaces it."""
+    term = await start_chat(tmp_path, lang="es_MX.UTF-8")
+    await term.expect("[1] Entendido, empecemos")
+    await term.type("/language")
+    await term.expect("[1] English\n  [2] Deutsch\n  [3] Español")
+    assert term.process.stdin is not None
+    term.process.stdin.close()
+    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    term = await start_chat(tmp_path, "--lang", "de", lang="es_MX.UTF-8")
+    await term.expect("[1] Verstanden, los geht's")
+    assert term.process.stdin is not None
+    term.process.stdin.close()
+    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    term = await start_chat(tmp_path, lang="es_MX.UTF-8")  # their choice stays
+    await term.expect("[1] Verstanden, los geht's")
+    assert term.process.stdin is not None
+    term.process.stdin.close()
+    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+
+
+async def test_chat_refuses_a_language_it_does_not_speak(tmp_path: Path) -> None:
+    term = await start_chat(tmp_path, "--lang", "fr")
+    assert await asyncio.wait_for(term.process.wait(), 10) == 2
+    assert term.process.stderr is not None
+    assert "--lang fr: the bot speaks" in (await term.process.stderr.read()).decode()

@@ -242,7 +242,7 @@ async def test_a_good_copy_in_flows_dir_is_what_the_bot_runs_on(
     assert capsys.readouterr().out.startswith("OK: ")
     started: list[Settings] = []
     environment.setattr("back_care_guide.chat.run_chat",
-                        lambda settings, bundle: started.append(settings) or 0)
+                        lambda settings, bundle, language: started.append(settings) or 0)
     assert main(["chat"]) == 0
     assert started[0].flows_dir == flows
     core = build_core(started[0])
@@ -337,7 +337,8 @@ def test_placeholders_match_across_locales(tmp_path: Path) -> None:
         "type it here; in an emergency call your local emergency number.\n      {number}\n"))
     code, err = run_check(flows)
     assert code == 1
-    assert (f"{german}:171: texts.system.store_down: placeholders ['number'] differ from "
+    line = _line_of(german, "    store_down:")
+    assert (f"{german}:{line}: texts.system.store_down: placeholders ['number'] differ from "
             "en.yaml's ['numbers']") in err, err
 
 
@@ -378,8 +379,46 @@ def test_too_many_false_alarms_keep_the_language_out(tmp_path: Path) -> None:
 
 def test_every_language_needs_its_texts_lexicon_and_corpus(tmp_path: Path) -> None:
     flows, _ = broken_copy(tmp_path, "locales/en.yaml", "language: en", "language: en")
-    german = _second_locale(flows, "de")
+    french = _second_locale(flows, "fr")
     code, err = run_check(flows)
     assert code == 1
-    assert f"{german}:4: language: language 'de' has no red-flag lexicon (detector/de.yaml)" in err, err
-    assert f"{german}:4: language: language 'de' has no labelled corpus (corpora/de.yaml)" in err, err
+    assert f"{french}:4: language: language 'fr' has no red-flag lexicon (detector/fr.yaml)" in err, err
+    assert f"{french}:4: language: language 'fr' has no labelled corpus (corpora/fr.yaml)" in err, err
+
+
+def test_plural_forms_follow_the_language(tmp_path: Path) -> None:
+    """Spanish needs one, many and other (CLDR); English's two forms are not enough, and a
+    text that has plural forms in English has them in every language."""
+    flows, _ = broken_copy(tmp_path, "locales/en.yaml", "language: en", "language: en")
+    spanish = flows / "locales/es.yaml"
+    text = spanish.read_text(encoding="utf-8")
+    many = '      many: "{count} de días"\n'
+    assert text.count(many) == 1
+    spanish.write_text(text.replace(many, ""), encoding="utf-8")
+    german = flows / "locales/de.yaml"
+    text = german.read_text(encoding="utf-8")
+    forms = '    streak:\n      one: "{count} Tag"\n      other: "{count} Tage"\n'
+    assert text.count(forms) == 1
+    german.write_text(text.replace(forms, '    streak: "{count} Tage"\n'), encoding="utf-8")
+    code, err = run_check(flows)
+    assert code == 1
+    es_line, de_line = (_line_of(path, "    streak:") for path in (spanish, german))
+    assert f"es.yaml:{es_line}: texts.progress.streak: plural forms ['one', 'other'], but 'es' needs " \
+           "['many', 'one', 'other']" in err, err
+    assert f"de.yaml:{de_line}: texts.progress.streak: en.yaml has plural forms here" in err, err
+
+
+def _line_of(path: Path, text: str) -> int:
+    """The line of ``path`` that starts with ``text`` (there is one)."""
+    lines = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if line.startswith(text)]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_language_babel_does_not_know_is_refused(tmp_path: Path) -> None:
+    flows, _ = broken_copy(tmp_path, "locales/en.yaml", "language: en", "language: en")
+    _second_locale(flows, "qq")
+    code, err = run_check(flows)
+    assert code == 1
+    assert "qq.yaml:4: language: 'qq' is not a language Babel knows" in err, err

@@ -172,7 +172,7 @@ FILES = [
     pytest.param("emergency_numbers.yaml", 'numbers: ["000", "112"]', 'numbers: "000"',
                  "countries.AU.numbers", '    numbers: "000"', "Input should be a valid tuple",
                  id="numbers-bad-type"),
-    pytest.param("emergency_numbers.yaml", "    where: the US, Canada and Mexico\n", "", "defaults.1.where",
+    pytest.param("emergency_numbers.yaml", "    where: numbers.where.north_america\n", "", "defaults.1.where",
                  '  - number: "911"', "required key is missing", id="numbers-missing-key"),
 ]
 

@@ -70,3 +70,32 @@ def test_a_group_message_is_for_the_bot_when_it_mentions_or_replies_to_it() -> N
                             "backcarebot", 99)
     assert not addressed_to_bot(Message(4, when, group, text="my leg is numb"), "backcarebot", 99)
     assert media_kind(Message(5, when, group, text="x")) == "other"
+
+
+def _private_text(text: str, language_code: str) -> dict[str, Any]:
+    return {"update_id": 8, "message": {
+        "message_id": 4, "date": 1_700_000_000, "text": text,
+        "from": {"id": 42, "is_bot": False, "first_name": "Ann", "language_code": language_code},
+        "chat": {"id": 42, "type": "private", "first_name": "Ann"}}}
+
+
+async def test_a_red_flag_goes_first_whatever_language_the_app_is_in(client: ChatClient) -> None:
+    """The queue is jumped before the profile is read, so before the person's chosen
+    language (/language) is known: every language the bot speaks reads the message."""
+    handlers = Handlers(client.runtime, client.runtime.engine.bundle)
+    bot = RecordingBot(answered_already=False)
+    for text, app in [("no puedo controlar la orina desde esta mañana", "en"),
+                      ("seit heute morgen kann ich den Urin nicht mehr halten", "es-MX"),
+                      ("I can't control my bladder since this morning", "de")]:
+        update = Update.de_json(_private_text(text, app), bot)  # type: ignore[arg-type]
+        assert handlers.is_red_flag(update), text
+    calm = Update.de_json(_private_text("hola, ¿cómo funciona esto?", "en"), bot)  # type: ignore[arg-type]
+    assert not handlers.is_red_flag(calm)
+
+
+def test_handler_texts_follow_the_app_language_the_bot_speaks(client: ChatClient) -> None:
+    handlers = Handlers(client.runtime, client.runtime.engine.bundle)
+    bot = RecordingBot(answered_already=False)
+    for app, language in [("es-MX", "es"), ("de", "de"), ("fr", "en"), ("pt-BR", "en")]:
+        update = Update.de_json(_private_text("hola", app), bot)  # type: ignore[arg-type]
+        assert handlers.texts(update).language == language, app

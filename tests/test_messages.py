@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
+
+import pytest
 
 from back_care_guide.flow.choices import question_of
 from back_care_guide.flow.loader import FlowBundle
@@ -20,12 +23,13 @@ def worst_params(bundle: FlowBundle, language: str) -> dict[str, object]:
     longest = max(names, key=len)
     return {
         "sign": longest, "sign_cap": longest, "numbers": numbers_line(default_numbers(), texts, None),
-        "reported": texts.get("when.reported_on", date="2026-11-29"),
-        "when": texts.get("when.later", date="2026-11-29", time="23:59"), "seconds": 30,
+        "reported": texts.get("when.reported_on", date=texts.day(date(2026, 9, 30))),
+        "when": texts.get("when.later", date=texts.day(date(2026, 9, 30)), time="23:59"), "seconds": 30,
         "country": "Bosnia and Herzegovina", "list": "112, 122, 123, 124", "label": "x" * 24,
-        "time": "23:59", "zone": "America/Argentina/ComodRivadavia", "completed": 30,
-        "change": "-10.0", "streak": 30, "date": "2026-11-29", "number": "112", "where": "x" * 40,
-        "day": 31, "month": "Sep", "month_number": 12,
+        "time": "23:59", "zone": "America/Argentina/ComodRivadavia", "completed": texts.number(1000),
+        "change": texts.number(-10, signed=True), "streak": texts.plural("progress.streak", 1_000_000),
+        "date": texts.day(date(2026, 9, 30)), "number": "112", "where": "x" * 40,
+        "count": texts.number(1_000_000),
     }
 
 
@@ -45,9 +49,9 @@ def candidates(bundle: FlowBundle, state: str, key: str) -> list[str]:
 def test_every_text_is_short(bundle: FlowBundle) -> None:
     for language, loaded in bundle.locales.items():
         params = worst_params(bundle, language)
-        for key, text in loaded.texts.entries.items():
+        for path, text in loaded.texts.variants():
             rendered = text.format_map(params)
-            assert len(rendered) <= MAX_CHARS, f"{language} {key}: {len(rendered)} characters"
+            assert len(rendered) <= MAX_CHARS, f"{language} {path}: {len(rendered)} characters"
 
 
 def test_every_message_of_the_flow_is_short(bundle: FlowBundle) -> None:
@@ -62,12 +66,17 @@ def test_every_message_of_the_flow_is_short(bundle: FlowBundle) -> None:
                 assert len(message) <= MAX_CHARS, f"{language} {name}: {len(message)} characters"
 
 
-def test_the_urgent_message_opens_with_the_action_and_the_number(bundle: FlowBundle) -> None:
-    texts = bundle.texts("en")
-    params = worst_params(bundle, "en")
+@pytest.mark.parametrize("language", ["en", "es", "de"])
+def test_the_urgent_message_opens_with_the_action_and_the_number(bundle: FlowBundle, language: str) -> None:
+    """In every language: what to do first, then the number, then at most three short lines
+    (the sign, why, and to stop)."""
+    texts = bundle.texts(language)
+    params = worst_params(bundle, language)
     for tier in ("emergency", "urgent"):
         lines = [line for line in texts.get(f"triage.message.{tier}", **params).split("\n") if line]
-        assert lines[0].startswith("Get "), lines[0]  # the action first
+        assert str(params["sign"]) not in lines[0], lines[0]  # the action first, not the why
         assert "112" in lines[1]  # then the number
         assert len(lines) <= 2 + 3  # then at most three short lines
-        assert all(len(line) <= 160 for line in lines[2:])
+        assert all(len(line) <= 160 for line in lines[2:]), (language, tier)
+    assert texts.get("triage.message.emergency").startswith(
+        {"en": "Get ", "es": "Busca ", "de": "Hol "}[language])

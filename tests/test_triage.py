@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from back_care_guide.account import Services
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety import hold as holds
 from back_care_guide.safety.detection import UNREADABLE, Mention, Reading, Status
 from back_care_guide.safety.triage import CHECK, NOTHING, Action, Assessment, Triage
 from back_care_guide.safety.triage_rules import Tier, TriageRules
-from back_care_guide.services import Services
 from back_care_guide.store.records import Profile, SafetyHold
 from tests.harness import ChatClient, FakeClock, Sent, build_client, make_runtime, read, stored_state
 from tests.test_screening import headline, press

@@ -252,6 +252,7 @@ class Engine:
                         conv.effects = [replace(e, wake=True, priority=Priority.SAFETY)
                                         if isinstance(e, Send) else e for e in conv.effects]
                 case Resume():
+                    self._set_language(profile, event.language, chosen=event.chosen)
                     await self._resume(conv)
                 case Start():
                     self._set_language(profile, event.language)
@@ -274,11 +275,12 @@ class Engine:
     def _moved(conv: Conversation) -> bool:
         return conv.prompt is not None and conv.prompt.seq != conv.ctx.get("seq")
 
-    def _set_language(self, profile: Profile, language: str | None) -> None:
-        """The person's language from Telegram's ``language_code`` ("es-MX" is es), once, if
-        the bot speaks it; otherwise none is kept and they get English."""
-        code = (language or "").split("-")[0].lower()
-        if code in self.bundle.locales and not profile.language:
+    def _set_language(self, profile: Profile, language: str | None, *, chosen: bool = False) -> None:
+        """The person's language from Telegram's ``language_code`` ("es-MX" is es) or the
+        terminal's ``LANG`` ("de_AT.UTF-8" is de), once, if the bot speaks it; otherwise none
+        is kept and they get English. A language ``chosen`` replaces the one they had."""
+        code = self.bundle.language_for(language)
+        if code is not None and (chosen or not profile.language):
             profile.language = code
 
     # ------------------------------------------------------------ buttons
@@ -688,7 +690,8 @@ class Engine:
         if self.numbers is None:
             return
         texts = self._texts(conv)
-        buttons = tuple(Button(COUNTRY_PREFIX + c.code, c.name) for c in self.numbers.common())
+        buttons = tuple(Button(COUNTRY_PREFIX + c.code, texts.country(c.code, c.name))
+                        for c in self.numbers.common())
         self._emit(conv, [texts.get("country.ask")], buttons)
         conv.ctx["asking"] = "country"
 
@@ -697,8 +700,8 @@ class Engine:
         conv.profile.country = country.code
         conv.ctx.pop("asking", None)
         texts = self._texts(conv)
-        conv.effects.append(Send(texts.get("country.saved", country=country.name,
-                                           list=", ".join(country.numbers))))
+        name = texts.country(country.code, country.name)
+        conv.effects.append(Send(texts.get("country.saved", country=name, list=", ".join(country.numbers))))
         if state.kind != "end":
             self._prompt_again(conv, state)
 
@@ -754,7 +757,7 @@ class Engine:
         elif (today - reported).days == 1:
             said = texts.get("when.reported_yesterday")
         else:
-            said = texts.get("when.reported_on", date=reported.isoformat())
+            said = texts.get("when.reported_on", date=texts.day(reported))
         params: dict[str, object] = {"reported": said}
         earliest = holds.clearable_from(profile.hold, self.rules, zone)
         if earliest is not None:
@@ -762,7 +765,7 @@ class Engine:
             days = (moment.date() - today).days
             key = "when.today" if days <= 0 else "when.tomorrow" if days == 1 else "when.later"
             params["when"] = texts.get(key, time=moment.strftime("%H:%M"),
-                                       date=moment.date().isoformat())
+                                       date=texts.day(moment.date()))
         return params
 
     def _choices(self, state: State) -> tuple[Choice, ...]:

@@ -66,9 +66,15 @@ class Command:
 @dataclass(frozen=True, slots=True)
 class Resume:
     """The person is back after a restart of the bot's side (the terminal chat's start):
-    pick up where they were, or start a session if there is none."""
+    pick up where they were, or start a session if there is none.
+
+    ``language`` is what their system says (kept if they have none yet, like Telegram's
+    ``language_code``); ``chosen``: they asked for it (``--lang``), so it replaces theirs.
+    """
 
     user_id: int
+    language: str | None = None
+    chosen: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
+from back_care_guide.account import Change, Outcome, Services
 from back_care_guide.engine.budget import SendBudget
 from back_care_guide.engine.engine import Engine
 from back_care_guide.engine.events import (
@@ -60,7 +61,6 @@ from back_care_guide.engine.flood import FloodGuard
 from back_care_guide.observability.metrics import Metrics
 from back_care_guide.reminders.dispatcher import ReminderDispatcher, SendResult, StoredReminders
 from back_care_guide.safety.triage import Assessment
-from back_care_guide.services import Change, Outcome, Services
 from back_care_guide.store.base import Store
 from back_care_guide.store.records import Conversation, Due, Profile
 from back_care_guide.store.state import load_user_state, save_user_state

@@ -3,9 +3,14 @@ rules, the detector lexicons with their labelled corpora, and the emergency numb
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import cast
+
+import babel
 
 from back_care_guide.data import DataError, Loaded, Source, flows_dir, load
 from back_care_guide.data.location import (
@@ -18,7 +23,7 @@ from back_care_guide.data.location import (
     TRIAGE_FILE,
 )
 from back_care_guide.flow.model import Flow, Locale, Safety
-from back_care_guide.flow.texts import Texts, flatten
+from back_care_guide.flow.texts import Texts, flatten, is_plural
 from back_care_guide.safety.detection import Detector
 from back_care_guide.safety.detector_config import DetectorConfig, load_config
 from back_care_guide.safety.emergency import EmergencyNumbers
@@ -57,6 +62,13 @@ class FlowBundle:
 
         return {language: KeywordDetector(lexicon.value) for language, lexicon in self.lexicons.items()}
 
+    def language_for(self, code: str | None) -> str | None:
+        """The language the bot speaks for a client's code: Telegram's ``language_code``
+        ("es-MX" is es) or a POSIX locale ("de_AT.UTF-8" is de); none if it speaks no such
+        language."""
+        language = re.split(r"[-_.@]", code or "", maxsplit=1)[0].lower()
+        return language if language in self.locales else None
+
     def texts(self, language: str | None) -> Texts:
         found = self.locales.get(language or DEFAULT_LANGUAGE) or self.locales[DEFAULT_LANGUAGE]
         return found.texts
@@ -66,12 +78,22 @@ def load_locale(file: Path) -> LoadedLocale:
     loaded = load(file, Locale)
     locale, source = loaded.value, loaded.source
     entries: dict[str, str] = {}
+    plurals: dict[str, dict[str, str]] = {}
     for key, value in flatten(locale.texts).items():
-        if not isinstance(value, str):
-            raise source.error(("texts", *key.split(".")), "a text must be a string")
-        entries[key] = value
+        if is_plural(value):
+            plurals[key] = dict(cast(Mapping[str, str], value))
+        elif isinstance(value, str):
+            entries[key] = value
+        else:
+            raise source.error(("texts", *key.split(".")), "a text must be a string, or its plural "
+                                                           "forms (one: ..., other: ...)")
     _check_language(source, file, locale.language)
-    return LoadedLocale(Texts(locale.language, entries), source)
+    try:
+        babel.Locale.parse(locale.language)
+    except (babel.UnknownLocaleError, ValueError):
+        raise source.error(("language",), f"{locale.language!r} is not a language Babel knows "
+                                          "(numbers, dates and plural forms come from it)") from None
+    return LoadedLocale(Texts(locale.language, entries, plurals), source)
 
 
 def load_lexicon(file: Path) -> Loaded[DetectorConfig]:
@@ -103,7 +125,8 @@ def load_bundle(folder: Path | None = None, *, check: bool = True) -> FlowBundle
     corpora = {corpus.language: corpus
                for corpus in map(load_corpus, _per_language(folder / CORPORA_DIR, "corpus"))}
     bundle = FlowBundle(flow.value, flow.source, safety.value, safety.source, triage.value,
-                        triage.source, locales, lexicons, EmergencyNumbers.load(folder / NUMBERS_FILE),
+                        triage.source, locales, lexicons,
+                        EmergencyNumbers.load(folder / NUMBERS_FILE, languages=tuple(locales)),
                         corpora)
     if check:
         from back_care_guide.flow.validate import validate

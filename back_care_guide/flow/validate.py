@@ -14,7 +14,7 @@ from back_care_guide.flow.code_keys import keys_in_code
 from back_care_guide.flow.graph import Edge, adjacency, describe, find_path, outcome_states
 from back_care_guide.flow.loader import DEFAULT_LANGUAGE
 from back_care_guide.flow.model import DYNAMIC_TEXTS, REPORTED, RETURN, SetKey
-from back_care_guide.flow.texts import MAX_TEXT_CHARS, PLACEHOLDERS, placeholders
+from back_care_guide.flow.texts import MAX_TEXT_CHARS, PLACEHOLDERS, Texts, placeholders, plural_forms
 from back_care_guide.pictures.poses import POSES
 from back_care_guide.safety.gate import gate, measure
 from back_care_guide.safety.triage_check import check_triage
@@ -113,26 +113,33 @@ def check_texts(bundle: FlowBundle) -> Iterator[DataError]:
     * every placeholder is one the bot fills, and no text is over :data:`MAX_TEXT_CHARS`.
     """
     english = bundle.locales[DEFAULT_LANGUAGE]
-    code = keys_in_code({key.split(".", 1)[0] for key in english.texts.entries})
+    english_keys = english.texts.keys()
+    code = keys_in_code({key.split(".", 1)[0] for key in english_keys})
     for key, path in _referenced_keys(bundle):
         for language, loaded in bundle.locales.items():
             if key not in loaded.texts:
                 yield bundle.flow_source.error(path, f"text {key!r} is missing from locale {language!r}")
+    numbers = bundle.numbers.source
+    for i, default in enumerate(bundle.numbers.defaults()):
+        for language, loaded in bundle.locales.items():
+            if default.where not in loaded.texts and numbers is not None:
+                yield numbers.error(("defaults", i, "where"),
+                                    f"text {default.where!r} is missing from locale {language!r}")
     for used in code:
-        if not any(used.covers(key) for key in english.texts.entries):
+        if not any(used.covers(key) for key in english_keys):
             what = "no text starts with" if used.is_prefix else "no text"
             yield DataError(used.file, used.line, used.key,
                             f"{what} {used.key!r} in {english.source.file.name} (the code uses it)")
-    in_data = _strings_in(bundle)
-    for key in english.texts.entries:
+    in_data = _strings_in(bundle) | {default.where for default in bundle.numbers.defaults()}
+    for key in sorted(english_keys):
         if key not in in_data and not any(used.covers(key) for used in code):
             yield english.source.error(("texts", *key.split(".")),
                                        "used nowhere (not by the flow, the rules or the code)")
     for loaded in bundle.locales.values():
         if loaded is not english:
             yield from _check_locale(english, loaded)
-        for key, text in loaded.texts.entries.items():
-            path = ("texts", *key.split("."))
+        yield from _check_plural_forms(loaded)
+        for path, text in loaded.texts.variants():
             unknown = placeholders(text) - PLACEHOLDERS
             if unknown:
                 yield loaded.source.error(path, f"unknown placeholder {sorted(unknown)[0]!r}")
@@ -142,22 +149,42 @@ def check_texts(bundle: FlowBundle) -> Iterator[DataError]:
 
 
 def _check_locale(english: LoadedLocale, other: LoadedLocale) -> Iterator[DataError]:
-    """``other`` has the English keys, no more, each with the English placeholders."""
-    mine, theirs = english.texts.entries, other.texts.entries
-    for key in mine:
+    """``other`` has the English keys, no more, each with the English placeholders, and a
+    text that depends on a number in English has plural forms in ``other`` too."""
+    mine, theirs = english.texts, other.texts
+    name = english.source.file.name
+    for key in sorted(mine.keys()):
         if key not in theirs:
             line = english.source.line(("texts", *key.split(".")))
-            yield other.source.error(("texts",), f"text {key!r} is missing "
-                                     f"({english.source.file.name}:{line} has it)")
-    for key, text in theirs.items():
+            yield other.source.error(("texts",), f"text {key!r} is missing ({name}:{line} has it)")
+    for key in sorted(theirs.keys()):
         path = ("texts", *key.split("."))
         if key not in mine:
-            yield other.source.error(path, f"not a text of {english.source.file.name} (a typo, or "
-                                           "a key no longer used?)")
-        elif placeholders(text) != placeholders(mine[key]):
-            yield other.source.error(path, f"placeholders {sorted(placeholders(text))} differ from "
-                                           f"{english.source.file.name}'s "
-                                           f"{sorted(placeholders(mine[key]))}")
+            yield other.source.error(path, f"not a text of {name} (a typo, or a key no longer used?)")
+        elif (key in mine.plurals) != (key in theirs.plurals):
+            kind = "plural forms" if key in mine.plurals else "one text"
+            yield other.source.error(path, f"{name} has {kind} here")
+        elif _placeholders_of(theirs, key) != _placeholders_of(mine, key):
+            yield other.source.error(path, f"placeholders {sorted(_placeholders_of(theirs, key))} "
+                                           f"differ from {name}'s {sorted(_placeholders_of(mine, key))}")
+
+
+def _check_plural_forms(loaded: LoadedLocale) -> Iterator[DataError]:
+    """Each plural text has exactly the forms its language's CLDR rules need."""
+    needed = plural_forms(loaded.texts.language)
+    for key, forms in loaded.texts.plurals.items():
+        path = ("texts", *key.split("."))
+        if set(forms) != needed:
+            yield loaded.source.error(path, f"plural forms {sorted(forms)}, but "
+                                            f"{loaded.texts.language!r} needs {sorted(needed)}")
+        elif "count" not in placeholders(forms["other"]):
+            yield loaded.source.error((*path, "other"), "the 'other' form says {count}")
+
+
+def _placeholders_of(texts: Texts, key: str) -> set[str]:
+    if key in texts.plurals:
+        return set().union(*(placeholders(text) for text in texts.plurals[key].values()))
+    return placeholders(texts.entries[key])
 
 
 def _strings_in(bundle: FlowBundle) -> set[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -58,17 +58,10 @@ class ChartLabels:
     weekly_title: str  # bottom panel title
     weekly_axis: str  # bottom panel y axis
     empty: str  # shown in the top panel when there is nothing to plot
-    month_names: tuple[str, ...]  # twelve (short) month names, January first
-    date_format: str  # str.format pattern with {day}, {month} (a name) and/or {month_number}
-
-    def __post_init__(self) -> None:
-        if len(self.month_names) != 12:
-            raise ValueError("month_names must have 12 entries")
-        self.format_date(date(2000, 1, 1))  # fail here, not mid-render, on a bad pattern
+    day: Callable[[date], str]  # a day as the axis shows it, in the person's language
 
     def format_date(self, day: date) -> str:
-        return _plain(self.date_format.format(
-            day=day.day, month=self.month_names[day.month - 1], month_number=day.month))
+        return _plain(self.day(day))
 
 
 def render_chart(records: Iterable[SessionRecord], now: datetime, zone: tzinfo, labels: ChartLabels,

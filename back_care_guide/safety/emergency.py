@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
+import babel
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from back_care_guide.data import KeyPath, Loaded, StrictModel, flows_dir, load
 from back_care_guide.data.location import NUMBERS_FILE
-from back_care_guide.data.source import dotted
+from back_care_guide.data.source import Source, dotted
 
 __all__ = [
     "Country",
@@ -56,13 +57,13 @@ class Country:
 @dataclass(frozen=True, slots=True)
 class DefaultNumber:
     number: str
-    where: str  # where this number works, for users whose country is unknown
+    where: str  # the locale text saying where this number works, for users whose country is unknown
 
 
 class EmergencyNumbers:
     """Checked, immutable view of the emergency-number data file."""
 
-    __slots__ = ("_by_code", "_countries", "_defaults", "_exact", "_longest", "_phrases")
+    __slots__ = ("_by_code", "_countries", "_defaults", "_exact", "_longest", "_phrases", "source")
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class EmergencyNumbers:
         defaults: Sequence[DefaultNumber],
         exact: Mapping[str, str | None],
         phrases: Mapping[tuple[str, ...], str | None],
+        source: Source | None = None,
     ) -> None:
         """Prefer :meth:`load`. ``exact`` maps normalized text to a code (``None``:
         ambiguous); ``phrases`` maps normalized word sequences found inside longer
@@ -81,14 +83,16 @@ class EmergencyNumbers:
         self._exact: dict[str, str | None] = dict(exact)
         self._phrases: dict[tuple[str, ...], str | None] = dict(phrases)
         self._longest: int = max((len(p) for p in self._phrases), default=0)
+        self.source = source  # where the data came from, for errors found by other checks
 
     # -- loading ------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: Path) -> EmergencyNumbers:
+    def load(cls, path: Path, languages: Sequence[str] = ()) -> EmergencyNumbers:
         """Load and check ``path``; a :class:`~back_care_guide.data.DataError` names file,
-        line and key."""
-        return _build(load(path, _NumbersFile))
+        line and key. Country names in ``languages`` (from CLDR, through Babel) are
+        understood too, so a Spanish speaker can type "Alemania"."""
+        return _build(load(path, _NumbersFile), languages)
 
     # -- look-ups -----------------------------------------------------------------------
 
@@ -125,10 +129,10 @@ class EmergencyNumbers:
     def match(self, text: str) -> Country | None:
         """Resolve what a user typed for "which country?" to a listed country.
 
-        Accepts English names, aliases and ISO codes, ignoring case, accents and
-        punctuation ("U.S.A.", "united kingdom", "Deutschland", "de", "GB"), flag
-        emoji ("🇩🇪", and England's/Scotland's/Wales' flags as GB), and a name or
-        alias inside a short sentence ("I'm in Germany"). Returns ``None`` when
+        Accepts English names, aliases, the names in the bot's other languages and ISO
+        codes, ignoring case, accents and punctuation ("U.S.A.", "united kingdom",
+        "Alemania", "de", "GB"), flag emoji ("🇩🇪", and England's/Scotland's/Wales' flags
+        as GB), and a name or alias inside a short sentence ("I'm in Germany"). Returns ``None`` when
         nothing matches, when the text names more than one country, or when it is
         a listed ambiguous phrase ("south america", a lowercase "no").
         """
@@ -269,7 +273,7 @@ class _Reference(StrictModel):
 
 class _Default(StrictModel):
     number: _Number
-    where: _Text
+    where: _Text  # a locale text key (checked against every locale with the other texts)
 
 
 class _Country(StrictModel):
@@ -295,9 +299,10 @@ class _Name:
     code: str
     path: KeyPath  # where it is written
     is_code: bool = False
+    language: str = ""  # a name from CLDR in this language, not from the file
 
 
-def _build(loaded: Loaded[_NumbersFile]) -> EmergencyNumbers:
+def _build(loaded: Loaded[_NumbersFile], languages: Sequence[str]) -> EmergencyNumbers:
     """The checks the schema cannot make (duplicates, clashes), then the look-up tables."""
     data, source = loaded.value, loaded.source
     _unique(loaded, [(d.number, ("defaults", i, "number")) for i, d in enumerate(data.defaults)])
@@ -320,24 +325,44 @@ def _build(loaded: Loaded[_NumbersFile]) -> EmergencyNumbers:
                                            f"({dotted(first.path)})")
         exact[entry.text] = entry.code
         owner.setdefault(entry.text, entry)
-    # Names and aliases also match inside longer text; bare ISO codes only on their own.
-    phrases: dict[tuple[str, ...], str | None] = {
-        tuple(text.split(" ")): entry.code for text, entry in owner.items() if not entry.is_code
-    }
-    for i, raw in enumerate(data.ambiguous):
-        text = _words(loaded, raw, ("ambiguous", i))
+    ambiguous = [_words(loaded, raw, ("ambiguous", i)) for i, raw in enumerate(data.ambiguous)]
+    for i, text in enumerate(ambiguous):
         first = owner.get(text)
         if first is not None and not first.is_code:
             raise source.error(("ambiguous", i),
                                f"{text!r} is a name or alias of {first.code} ({dotted(first.path)})")
         exact[text] = None  # a lowercase ISO code that is also a word: only "NO" resolves
-        phrases[tuple(text.split(" "))] = None
+    # The names in the bot's languages come last: the file's own names and its ambiguous
+    # phrases win over them, and a text that names two countries in two languages names none.
+    for language, code, name in _names_in(languages, data.countries):
+        text = _normalize(name)
+        known = owner.get(text)
+        if known is None and text not in exact:
+            owner[text] = _Name(text, code, ("countries", code), language=language)
+            exact[text] = code
+        elif known is not None and known.language and known.code != code:
+            exact[text] = None
+    # Names and aliases also match inside longer text; bare ISO codes only on their own.
+    phrases: dict[tuple[str, ...], str | None] = {
+        tuple(text.split(" ")): exact[text] for text, entry in owner.items() if not entry.is_code
+    }
+    phrases.update((tuple(text.split(" ")), None) for text in ambiguous)
     return EmergencyNumbers(
         countries=[Country(code, c.name, c.numbers, c.common) for code, c in data.countries.items()],
         defaults=[DefaultNumber(d.number, d.where) for d in data.defaults],
         exact=exact,
         phrases=phrases,
+        source=loaded.source,
     )
+
+
+def _names_in(languages: Sequence[str], countries: Mapping[str, _Country]) -> Iterator[tuple[str, str, str]]:
+    """(language, code, name) of each listed country in each language, as CLDR writes it."""
+    for language in languages:
+        territories = babel.Locale.parse(language).territories
+        for code in countries:
+            if code in territories:
+                yield language, code, territories[code]
 
 
 def _unique(loaded: Loaded[_NumbersFile], numbers: Sequence[tuple[str, KeyPath]]) -> None:

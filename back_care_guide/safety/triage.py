@@ -81,7 +81,14 @@ class Triage:
 
     def text(self, text: str, language: str | None = None) -> Assessment:
         """Typed text, a caption or an edited message, in the person's language and English."""
-        detectors = self._detectors(language)
+        return self._read(text, self._detectors(language))
+
+    def alarming_in_any_language(self, text: str) -> bool:
+        """Whether ``text`` is alarming read in any language the bot speaks: for letting a
+        message go first before the person's profile (and so their language) is read."""
+        return self._read(text, list(self.detectors.values())).alarming
+
+    def _read(self, text: str, detectors: Sequence[Detector]) -> Assessment:
         key = (text, tuple(detector.language for detector in detectors))
         found = self._recent.get(key)
         if found is None:

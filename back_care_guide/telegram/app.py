@@ -37,7 +37,7 @@ from back_care_guide.telegram.transport import TelegramTransport
 log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "stop", "redflags", "remind", "reminders", "progress", "timezone", "country",
-            "privacy", "export", "delete", "help")
+            "language", "privacy", "export", "delete", "help")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 # Updates handled at once. Under a burst most of them only wait for their turn to send;
 # a red flag takes no slot (see PerChatUpdateProcessor), so it never waits behind them.

@@ -61,12 +61,17 @@ class Handlers:
         text = message.text or message.caption
         if not text or text.startswith("/"):
             return False
-        language = update.effective_user.language_code if update.effective_user else None
-        return self.runtime.engine.triage.text(text, language).alarming
+        # Every language: the person may have chosen another than their app's (/language).
+        return self.runtime.engine.triage.alarming_in_any_language(text)
+
+    def language(self, update: Update) -> str | None:
+        """The language of the person's Telegram app, if the bot speaks it. Only for what is
+        answered before their profile is read; the runtime answers in their chosen one."""
+        user = update.effective_user
+        return self.bundle.language_for(user.language_code if user else None)
 
     def texts(self, update: Update) -> Texts:
-        user = update.effective_user
-        return self.bundle.texts(user.language_code if user else None)
+        return self.bundle.texts(self.language(update))
 
     # ------------------------------------------------------------ messages
     async def on_command(self, update: Update, context: Context) -> None:
@@ -107,8 +112,7 @@ class Handlers:
             return
         if not addressed_to_bot(message, context.bot.username, context.bot.id):
             return
-        language = update.effective_user.language_code if update.effective_user else None
-        advice = self.runtime.engine.group_advice(message.text, language)
+        advice = self.runtime.engine.group_advice(message.text, self.language(update))
         if advice is not None:
             await self.runtime.transport.send(update.effective_chat.id, advice)
 

@@ -1,4 +1,5 @@
-"""Reminders, time zones, progress, privacy and /delete, driven through the runtime."""
+"""The account features (reminders, time zones, progress, privacy, /delete, /language),
+driven through the runtime."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from back_care_guide.engine.events import Choose
+from back_care_guide.engine.events import Choose, Start
 from back_care_guide.flow.loader import FlowBundle
 from back_care_guide.safety.triage import Triage
 from tests.harness import ChatClient, ReminderCalls, make_runtime, stored_state
@@ -221,3 +222,67 @@ async def test_red_flag_typed_while_a_feature_waits_for_text(timed: tuple[ChatCl
     await client.command("timezone")
     await client.send("my left leg suddenly gave way")
     assert "Get medical help now" in client.texts[-2]
+
+
+async def profile_language(client: ChatClient) -> str | None:
+    async with client.runtime.store.transaction() as tx:
+        profile = await tx.profiles.get(client.user_id)
+    return None if profile is None else profile.language
+
+
+async def test_language_buttons_name_each_language_in_itself_and_the_choice_sticks(
+        timed: tuple[ChatClient, Clock], bundle: FlowBundle) -> None:
+    client, _ = timed
+    await client.start()
+    await client.command("language")
+    asked = client.messages[-1]
+    assert asked.text == bundle.texts("en").get("language.ask")
+    assert [(b.choice, b.label) for b in asked.buttons] == [
+        ("lang_en", "English"), ("lang_de", "Deutsch"), ("lang_es", "Español")]
+    await client.click("Español")
+    assert client.texts[-1] == bundle.texts("es").get("language.saved")
+    assert await profile_language(client) == "es"
+    await client.runtime.dispatch(Start(client.user_id, "de-DE"))  # Telegram's setting: not a choice
+    assert bundle.texts("es").get("welcome.what") in client.texts[-1]
+    assert await profile_language(client) == "es"
+    await client.command("help")
+    assert client.texts[-1] == bundle.texts("es").get("help.text")
+
+
+async def test_a_forged_language_button_changes_nothing(timed: tuple[ChatClient, Clock]) -> None:
+    client, _ = timed
+    await client.start()
+    for forged in ("lang_xx", "lang_", "lang_en_es", "lang_EN"):
+        toasts = await client.runtime.dispatch(Choose(client.user_id, 0, forged))
+        assert toasts == ["This question has moved on."], forged
+    assert await profile_language(client) == "en"
+
+
+async def test_progress_speaks_the_language_numbers_and_plurals(
+        timed: tuple[ChatClient, Clock], bundle: FlowBundle) -> None:
+    """Babel writes the figures: a decimal comma in Spanish and German, "1 día", "1 Tag"."""
+    client, _ = timed
+    from back_care_guide.engine.events import LogSession
+
+    async with client.runtime.store.transaction() as tx:
+        await tx.sessions.add(client.user_id, LogSession(NOW - 3600, NOW - 3000, "completed", 6, 4.5))
+    expected = {"en": "Completed sessions: 1. Average change in pain: -1.5. Current streak: 1 day.",
+                "es": "Sesiones completadas: 1. Cambio medio del dolor: -1,5. Racha actual: 1 día.",
+                "de": "Durchschnittliche Veränderung des Schmerzes: -1,5. Aktuelle Serie: 1 Tag."}
+    for language, ending in expected.items():
+        await client.runtime.dispatch(Choose(client.user_id, 0, f"lang_{language}"))
+        await client.command("progress")
+        assert client.transport.photos[-1][1].caption.endswith(ending), language
+
+
+async def test_emergency_numbers_name_the_country_in_the_person_s_language(
+        timed: tuple[ChatClient, Clock], bundle: FlowBundle) -> None:
+    client, _ = timed
+    await client.runtime.dispatch(Start(client.user_id, "es-MX"))
+    await client.command("country")
+    assert ("Alemania" in [b.label for b in client.last_prompt().buttons]
+            and "Reino Unido" in [b.label for b in client.last_prompt().buttons])
+    await client.send("Alemania")
+    assert "Guardado: Alemania. Número de emergencias: 112." in client.texts
+    await client.send("desde esta mañana no puedo controlar la orina")
+    assert any("Número de emergencias en Alemania: 112" in text for text in client.texts)
