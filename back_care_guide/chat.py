@@ -112,6 +112,9 @@ class TerminalTransport:
             path.write_bytes(picture_png(name))
         return path
 
+    async def show_menu(self, user_id: int, language: str) -> None:
+        """A terminal has no command menu: /help lists the commands."""
+
     async def forget(self, user_id: int) -> None:
         """The person erased their data: the chart file and their exports go too."""
         (self.photo_dir / CHART).unlink(missing_ok=True)

@@ -56,6 +56,7 @@ class RecordingTransport:
     photos: list[tuple[int, SendPhoto]] = field(default_factory=list)
     documents: list[tuple[int, SendDocument]] = field(default_factory=list)
     forgotten: list[int] = field(default_factory=list)
+    menus: list[tuple[int, str]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, user_id: int, message: Send) -> int | None:
@@ -82,6 +83,9 @@ class RecordingTransport:
 
     async def forget(self, user_id: int) -> None:
         self.forgotten.append(user_id)
+
+    async def show_menu(self, user_id: int, language: str) -> None:
+        self.menus.append((user_id, language))
 
 
 class ChatClient:

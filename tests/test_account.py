@@ -241,6 +241,7 @@ async def test_language_buttons_name_each_language_in_itself_and_the_choice_stic
         ("lang_en", "English"), ("lang_de", "Deutsch"), ("lang_es", "Español")]
     await client.click("Español")
     assert client.texts[-1] == bundle.texts("es").get("language.saved")
+    assert client.transport.menus == [(client.user_id, "es")]  # their menu follows
     assert await profile_language(client) == "es"
     await client.runtime.dispatch(Start(client.user_id, "de-DE"))  # Telegram's setting: not a choice
     assert bundle.texts("es").get("welcome.what") in client.texts[-1]

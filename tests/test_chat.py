@@ -29,6 +29,17 @@ class Terminal:
         await asyncio.wait_for(read(), timeout)
         self.screen = self.screen[self.screen.index(text) + len(text):]
 
+    async def end(self) -> None:
+        """Ctrl-D: the chat ends cleanly (exit 0); killed if it does not within 10 s."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            assert await asyncio.wait_for(self.process.wait(), 10) == 0
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
+                await self.process.wait()
+
     async def type(self, line: str) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(line.encode() + b"\n")
@@ -72,9 +83,7 @@ async def test_chat_completes_a_session(tmp_path: Path) -> None:
     await term.expect("how much does your back hurt")
     await term.type("1")
     await term.expect("Well done")
-    assert term.process.stdin is not None
-    term.process.stdin.close()
-    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    await term.end()
     assert term.process.stderr is not None
     assert b"Traceback" not in await term.process.stderr.read()
 
@@ -110,9 +119,7 @@ async def test_chat_keys_prompt_bell_and_resume_after_ctrl_c(tmp_path: Path) -> 
     await again.expect("Welcome back")
     await again.expect("\a")  # the hold ended while away (it is re-armed): the bell rings
     await again.expect("Slowly return your leg")
-    assert again.process.stdin is not None
-    again.process.stdin.close()
-    assert await asyncio.wait_for(again.process.wait(), 10) == 0
+    await again.end()
 
 
 async def test_delete_removes_the_chart_file(tmp_path: Path) -> None:
@@ -145,19 +152,13 @@ async def test_chat_speaks_the_terminal_language_and_lang_replaces_it(tmp_path: 
     await term.expect("[1] Entendido, empecemos")
     await term.type("/language")
     await term.expect("[1] English\n  [2] Deutsch\n  [3] Español")
-    assert term.process.stdin is not None
-    term.process.stdin.close()
-    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    await term.end()
     term = await start_chat(tmp_path, "--lang", "de", lang="es_MX.UTF-8")
     await term.expect("[1] Verstanden, los geht's")
-    assert term.process.stdin is not None
-    term.process.stdin.close()
-    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    await term.end()
     term = await start_chat(tmp_path, lang="es_MX.UTF-8")  # their choice stays
     await term.expect("[1] Verstanden, los geht's")
-    assert term.process.stdin is not None
-    term.process.stdin.close()
-    assert await asyncio.wait_for(term.process.wait(), 10) == 0
+    await term.end()
 
 
 async def test_chat_refuses_a_language_it_does_not_speak(tmp_path: Path) -> None:

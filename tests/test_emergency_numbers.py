@@ -193,6 +193,35 @@ def test_match_none(text: str) -> None:
     assert DATA.match(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "code"),
+    [
+        ("Alemania", "es", "DE"),
+        ("estoy en Reino Unido", "es", "GB"),
+        ("Estados Unidos", "es", "US"),
+        ("Österreich", "de", "AT"),
+        ("ich bin in der Schweiz", "de", "CH"),
+        ("Ungarn", "de", "HU"),
+        ("Germany", "es", "DE"),  # the English names and aliases work in every language
+        ("Deutschland", None, "DE"),  # an alias of the file
+    ],
+)
+def test_match_in_the_person_s_language(text: str, language: str | None, code: str) -> None:
+    """The bot's languages' names for the countries (CLDR) are understood from the people
+    who speak them."""
+    localized = EmergencyNumbers.load(DEFAULT_PATH, languages=("en", "es", "de"))
+    found = localized.match(text, language)
+    assert found is not None and found.code == code
+
+
+def test_a_name_in_one_language_is_no_name_in_another() -> None:
+    localized = EmergencyNumbers.load(DEFAULT_PATH, languages=("en", "es", "de"))
+    assert localized.match("Alemania", "en") is None
+    assert localized.match("Alemania", "de") is None
+    assert localized.match("Ungarn", "es") is None
+    assert localized.match("Alemania", "fr") is None  # a language it was not loaded with
+
+
 # -- schema errors are DataErrors: file, line and key ---------------------------------------
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from back_care_guide.account.base import Feature, Outcome, moved_on
-from back_care_guide.engine.events import Button, Send
+from back_care_guide.engine.events import Button, Send, ShowMenu
 from back_care_guide.flow.loader import DEFAULT_LANGUAGE
 from back_care_guide.flow.texts import Texts
 from back_care_guide.store.records import Conversation, Profile
@@ -31,5 +31,6 @@ class Language(Feature):
         match parts:
             case [code] if code in self.account.bundle.locales:
                 profile.language = code
-                return Outcome([Send(self.account.bundle.texts(code).get("language.saved"))])
+                return Outcome([Send(self.account.bundle.texts(code).get("language.saved")),
+                                ShowMenu(code)])
         return moved_on(texts)

@@ -514,7 +514,7 @@ class Engine:
     async def _on_plain_text(self, conv: Conversation, state: State, text: str) -> None:
         texts = self._texts(conv)
         if conv.ctx.get("asking") == "country" and self.numbers is not None:
-            country = self.numbers.match(text)
+            country = self.numbers.match(text, texts.language)
             if country is None:
                 conv.effects.append(Send(texts.get("country.unknown")))
             else:

@@ -168,5 +168,12 @@ class EraseUser:
     """Erase everything stored about the user (their /delete), then carry on."""
 
 
+@dataclass(frozen=True, slots=True)
+class ShowMenu:
+    """The person chose ``language``: where the transport has a command menu, show theirs in it."""
+
+    language: str
+
+
 Effect = (Send | SendPhoto | SendDocument | Toast | Schedule | CancelTimers | LogSession
-          | LogSafety | EraseUser)
+          | LogSafety | EraseUser | ShowMenu)

@@ -52,6 +52,7 @@ from back_care_guide.engine.events import (
     Send,
     SendDocument,
     SendPhoto,
+    ShowMenu,
     Text,
     Timer,
     TimerFired,
@@ -115,6 +116,11 @@ class Transport(Protocol):
 
     async def forget(self, user_id: int) -> None:
         """The user erased their data: drop anything the transport keeps about them."""
+        ...
+
+    async def show_menu(self, user_id: int, language: str) -> None:
+        """Show the person's command menu in ``language`` (a transport without one does
+        nothing). Best effort: a failure is logged, never raised."""
         ...
 
 
@@ -452,6 +458,8 @@ class Runtime:
                         self._said_below(conv)
                     case EraseUser():
                         await self._erase(uid)
+                    case ShowMenu():
+                        await self.transport.show_menu(uid, effect.language)
         finally:
             # Wait for the side work even if something failed, then raise its first failure.
             results = await asyncio.gather(*pending, return_exceptions=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -63,7 +63,7 @@ class DefaultNumber:
 class EmergencyNumbers:
     """Checked, immutable view of the emergency-number data file."""
 
-    __slots__ = ("_by_code", "_countries", "_defaults", "_exact", "_longest", "_phrases", "source")
+    __slots__ = ("_by_code", "_countries", "_defaults", "_tables", "source")
 
     def __init__(
         self,
@@ -72,17 +72,23 @@ class EmergencyNumbers:
         defaults: Sequence[DefaultNumber],
         exact: Mapping[str, str | None],
         phrases: Mapping[tuple[str, ...], str | None],
+        localized: Mapping[str, Mapping[str, str]] | None = None,
         source: Source | None = None,
     ) -> None:
         """Prefer :meth:`load`. ``exact`` maps normalized text to a code (``None``:
         ambiguous); ``phrases`` maps normalized word sequences found inside longer
-        text to a code (``None``: a region that must not match a country inside it)."""
+        text to a code (``None``: a region that must not match a country inside it);
+        ``localized``, by language, maps more normalized names to codes, understood from
+        people who speak that language only: "Polen" names Poland for a German speaker,
+        not for anyone else."""
         self._countries: tuple[Country, ...] = tuple(countries)
         self._by_code: dict[str, Country] = {c.code: c for c in self._countries}
         self._defaults: tuple[DefaultNumber, ...] = tuple(defaults)
-        self._exact: dict[str, str | None] = dict(exact)
-        self._phrases: dict[tuple[str, ...], str | None] = dict(phrases)
-        self._longest: int = max((len(p) for p in self._phrases), default=0)
+        self._tables: dict[str | None, _Table] = {None: _Table(dict(exact), dict(phrases))}
+        for language, names in (localized or {}).items():
+            more = {name: code for name, code in names.items() if name not in exact}
+            self._tables[language] = _Table(
+                {**more, **exact}, {**{tuple(n.split(" ")): c for n, c in more.items()}, **phrases})
         self.source = source  # where the data came from, for errors found by other checks
 
     # -- loading ------------------------------------------------------------------------
@@ -126,16 +132,17 @@ class EmergencyNumbers:
         """Numbers for users whose country is unknown or not listed, in file order."""
         return list(self._defaults)
 
-    def match(self, text: str) -> Country | None:
+    def match(self, text: str, language: str | None = None) -> Country | None:
         """Resolve what a user typed for "which country?" to a listed country.
 
-        Accepts English names, aliases, the names in the bot's other languages and ISO
+        Accepts English names, aliases, the names in the person's ``language`` and ISO
         codes, ignoring case, accents and punctuation ("U.S.A.", "united kingdom",
         "Alemania", "de", "GB"), flag emoji ("🇩🇪", and England's/Scotland's/Wales' flags
-        as GB), and a name or alias inside a short sentence ("I'm in Germany"). Returns ``None`` when
-        nothing matches, when the text names more than one country, or when it is
-        a listed ambiguous phrase ("south america", a lowercase "no").
+        as GB), and a name or alias inside a short sentence ("I'm in Germany"). Returns
+        ``None`` when nothing matches, when the text names more than one country, or when
+        it is a listed ambiguous phrase ("south america", a lowercase "no").
         """
+        table = self._tables.get(language) or self._tables[None]
         flags, rest = _split_flags(text)
         found: set[str] = set(flags)
 
@@ -145,27 +152,40 @@ class EmergencyNumbers:
             found.add(bare)
         else:
             key = _normalize(rest)
-            if key in self._exact:
-                code = self._exact[key]
+            if key in table.exact:
+                code = table.exact[key]
                 if code is None:
                     return None
                 found.add(code)
             elif key:
-                found.update(self._scan(key.split(" ")))
+                found.update(table.scan(key.split(" ")))
 
         if len(found) != 1:
             return None
         return self._by_code.get(found.pop())
 
-    def _scan(self, words: Sequence[str]) -> set[str]:
+
+
+@dataclass(frozen=True)
+class _Table:
+    """What names a country, for the people of one language."""
+
+    exact: dict[str, str | None]  # normalized text -> code (None: ambiguous)
+    phrases: dict[tuple[str, ...], str | None]  # found inside longer text
+
+    @cached_property
+    def longest(self) -> int:
+        return max((len(p) for p in self.phrases), default=0)
+
+    def scan(self, words: Sequence[str]) -> set[str]:
         """Codes of the names and aliases inside ``words``, longest phrase first."""
         codes: set[str] = set()
         i = 0
         while i < len(words):
-            for size in range(min(self._longest, len(words) - i), 0, -1):
+            for size in range(min(self.longest, len(words) - i), 0, -1):
                 phrase = tuple(words[i : i + size])
-                if phrase in self._phrases:
-                    code = self._phrases[phrase]
+                if phrase in self.phrases:
+                    code = self.phrases[phrase]
                     if code is not None:
                         codes.add(code)
                     i += size
@@ -299,7 +319,6 @@ class _Name:
     code: str
     path: KeyPath  # where it is written
     is_code: bool = False
-    language: str = ""  # a name from CLDR in this language, not from the file
 
 
 def _build(loaded: Loaded[_NumbersFile], languages: Sequence[str]) -> EmergencyNumbers:
@@ -332,19 +351,9 @@ def _build(loaded: Loaded[_NumbersFile], languages: Sequence[str]) -> EmergencyN
             raise source.error(("ambiguous", i),
                                f"{text!r} is a name or alias of {first.code} ({dotted(first.path)})")
         exact[text] = None  # a lowercase ISO code that is also a word: only "NO" resolves
-    # The names in the bot's languages come last: the file's own names and its ambiguous
-    # phrases win over them, and a text that names two countries in two languages names none.
-    for language, code, name in _names_in(languages, data.countries):
-        text = _normalize(name)
-        known = owner.get(text)
-        if known is None and text not in exact:
-            owner[text] = _Name(text, code, ("countries", code), language=language)
-            exact[text] = code
-        elif known is not None and known.language and known.code != code:
-            exact[text] = None
     # Names and aliases also match inside longer text; bare ISO codes only on their own.
     phrases: dict[tuple[str, ...], str | None] = {
-        tuple(text.split(" ")): exact[text] for text, entry in owner.items() if not entry.is_code
+        tuple(text.split(" ")): entry.code for text, entry in owner.items() if not entry.is_code
     }
     phrases.update((tuple(text.split(" ")), None) for text in ambiguous)
     return EmergencyNumbers(
@@ -352,17 +361,15 @@ def _build(loaded: Loaded[_NumbersFile], languages: Sequence[str]) -> EmergencyN
         defaults=[DefaultNumber(d.number, d.where) for d in data.defaults],
         exact=exact,
         phrases=phrases,
+        localized={language: _names_in(language, data.countries) for language in languages},
         source=loaded.source,
     )
 
 
-def _names_in(languages: Sequence[str], countries: Mapping[str, _Country]) -> Iterator[tuple[str, str, str]]:
-    """(language, code, name) of each listed country in each language, as CLDR writes it."""
-    for language in languages:
-        territories = babel.Locale.parse(language).territories
-        for code in countries:
-            if code in territories:
-                yield language, code, territories[code]
+def _names_in(language: str, countries: Mapping[str, _Country]) -> dict[str, str]:
+    """The listed countries' names in ``language``, as CLDR writes them, normalized."""
+    territories = babel.Locale.parse(language).territories
+    return {_normalize(territories[code]): code for code in countries if code in territories}
 
 
 def _unique(loaded: Loaded[_NumbersFile], numbers: Sequence[tuple[str, KeyPath]]) -> None:

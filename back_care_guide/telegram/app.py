@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from telegram import Bot, BotCommand, LinkPreviewOptions, Update
@@ -59,15 +60,20 @@ def build_scheduler(settings: Settings, metrics: Metrics | None = None) -> SendS
                          max_retries=FLOOD_RETRIES, metrics=metrics)
 
 
+def menu(bundle: FlowBundle, language: str) -> list[BotCommand]:
+    """The command menu in ``language``."""
+    texts = bundle.texts(language)
+    return [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS]
+
+
 async def set_commands(bot: Bot, bundle: FlowBundle) -> None:
     """The command menu in every language the bot speaks, by Telegram's ``language_code``; the
-    default (English) last, so that it being set means the menu is complete."""
+    default (English) last, so that it being set means the menu is complete. A person who
+    chose a language with /language gets a menu of their own (:class:`TelegramTransport`)."""
     languages = sorted(set(bundle.locales) - {DEFAULT_LANGUAGE})
     for language in (*languages, DEFAULT_LANGUAGE):
-        texts = bundle.texts(language)
-        await bot.set_my_commands(
-            [BotCommand(name, texts.get(f"commands.{name}")) for name in COMMANDS],
-            language_code=None if language == DEFAULT_LANGUAGE else language)
+        await bot.set_my_commands(menu(bundle, language),
+                                  language_code=None if language == DEFAULT_LANGUAGE else language)
 
 
 class BotApplication(Application):  # type: ignore[type-arg]
@@ -117,7 +123,8 @@ def build_application(settings: Settings, core: Core | None = None,
     if settings.webhook_url:
         builder = builder.updater(None)
     application = builder.build()
-    runtime = build_runtime(settings, core, TelegramTransport(application.bot), metrics)
+    transport = TelegramTransport(application.bot, partial(menu, core.bundle))
+    runtime = build_runtime(settings, core, transport, metrics)
     handlers = Handlers(runtime, core.bundle)
     handlers.install(application)
     processor.urgent = handlers.is_red_flag

@@ -21,8 +21,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from telegram import InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
 
 from back_care_guide.engine.events import Priority, Prompt, Send, SendDocument, SendPhoto
@@ -43,8 +43,9 @@ CAPTION_LIMIT = 1024  # Telegram's limit for a photo's caption; longer steps go 
 
 
 class TelegramTransport:
-    def __init__(self, bot: ExtBot[Any]) -> None:
+    def __init__(self, bot: ExtBot[Any], menu: Callable[[str], list[BotCommand]] | None = None) -> None:
         self.bot = bot
+        self.menu = menu  # the command menu in a language
         # PTB accepts rate_limit_args only with a rate limiter, and ours only understands Lane.
         self.scheduled = isinstance(bot.rate_limiter, SendScheduler)
         self._flood_retries = 0 if self.scheduled else RETRY_AFTER_ATTEMPTS
@@ -98,8 +99,25 @@ class TelegramTransport:
             chat_id=user_id, document=document.data, filename=document.filename,
             caption=escape(document.caption), rate_limit_args=lane))
 
+    async def show_menu(self, user_id: int, language: str) -> None:
+        """The person's own command menu (scope: their chat), in the language they chose; it
+        wins over the menu by their app's language. Best effort: the menu is a convenience."""
+        if self.menu is None:
+            return
+        try:
+            await self.bot.set_my_commands(self.menu(language), scope=BotCommandScopeChat(user_id))
+        except TelegramError as exc:
+            log.warning("could not set a chat's command menu: %s", type(exc).__name__)
+
     async def forget(self, user_id: int) -> None:
-        """Telegram keeps the chat itself; the bot keeps nothing about the user here."""
+        """Telegram keeps the chat itself; the bot drops the person's own command menu, if
+        they had one, so the menu by their app's language shows again."""
+        if self.menu is None:
+            return
+        try:
+            await self.bot.delete_my_commands(scope=BotCommandScopeChat(user_id))
+        except TelegramError as exc:
+            log.warning("could not drop a chat's command menu: %s", type(exc).__name__)
 
     async def _edit(self, user_id: int, prompt: Prompt, message: Send,
                     markup: InlineKeyboardMarkup | None) -> bool:

@@ -9,6 +9,7 @@ language, or an English one, does.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from back_care_guide.flow.texts import Texts
 from back_care_guide.safety.emergency_line import numbers_line
 from back_care_guide.safety.triage import Action, Triage
 from back_care_guide.safety.triage_rules import Tier
+from back_care_guide.telegram.app import COMMANDS
 from back_care_guide.telegram.callback import decode
 from tests.e2e.conftest import BotProcess, Person
 from tests.standin import BotApiStandin
@@ -155,6 +157,13 @@ def assert_all_in(person: Person, catalog: Catalog, bundle: FlowBundle, since: i
 
 
 # ------------------------------------------------------------------ acting in a language
+async def chat_menu(api: BotApiStandin, chat_id: int, timeout: float = 5.0) -> list[str]:
+    """The descriptions of the command menu set for one chat (scope ``chat``), once set."""
+    key = (json.dumps({"chat_id": chat_id, "type": "chat"}, sort_keys=True), "")
+    await api.wait_until(lambda: key in api.core.commands, timeout)
+    return [str(command["description"]) for command in api.core.commands[key]]
+
+
 def speaker(api: BotApiStandin, user_id: int, language_code: str | None) -> Person:
     """A person whose Telegram app is set to ``language_code`` (sent with every update)."""
     api.add_user(user_id, f"User{user_id}", language_code=language_code)
@@ -304,6 +313,8 @@ async def test_language_command_switches_and_sticks(api: BotApiStandin, bot: Bot
     german_data = next(str(b["callback_data"]) for b in ask.buttons if b["text"] == OWN_NAMES["de"])
     await person.click(OWN_NAMES["de"])
     await expect_key(person, german, "language.saved")
+    # Their own command menu, in German, whatever their app's language.
+    assert await chat_menu(api, 3003) == [german.texts.get(f"commands.{c}") for c in COMMANDS]
     switched = person.mark  # the chat began in English
     await person.command("start")
     await expect_key(person, german, "welcome.ask")
@@ -323,6 +334,12 @@ async def test_language_command_switches_and_sticks(api: BotApiStandin, bot: Bot
     await person.command("start")
     await expect_key(person, german, "welcome.ask")
     assert_all_in(person, german, bundle, since=switched)
+    await person.command("delete")  # erasing their data drops their own menu too
+    await expect_key(person, german, "delete.ask")
+    await person.click(german.texts.get("delete.confirm"))
+    await expect_key(person, german, "delete.done")
+    menu_key = (json.dumps({"chat_id": 3003, "type": "chat"}, sort_keys=True), "")
+    await api.wait_until(lambda: menu_key not in api.core.commands, 5.0)
 
 
 # ------------------------------------------------------------------ 4. which language
