@@ -287,3 +287,39 @@ async def test_emergency_numbers_name_the_country_in_the_person_s_language(
     assert "Guardado: Alemania. Número de emergencias: 112." in client.texts
     await client.send("desde esta mañana no puedo controlar la orina")
     assert any("Número de emergencias en Alemania: 112" in text for text in client.texts)
+
+
+async def test_what_a_feature_is_in_the_middle_of_survives_a_restart(
+        bundle: FlowBundle, triage: Triage, tmp_path: Path) -> None:
+    """A time typed before the zone is known is kept with the conversation (the feature's own
+    typed state), so it is saved once the zone comes, across a restart in between."""
+    clock = Clock()
+    runtime, transport = make_runtime(bundle, triage, tmp_path / "bot.db", clock=clock)
+    await runtime.start()
+    client = ChatClient(runtime, transport)
+    await client.command("remind", "7pm")
+    assert "time zone" in client.texts[-1]
+    await runtime.close()
+    runtime, transport = make_runtime(bundle, triage, tmp_path / "bot.db", clock=clock)
+    await runtime.start()
+    try:
+        client = ChatClient(runtime, transport)
+        await client.send("Berlin")
+        assert client.texts[-1].startswith("Reminder set: Every day at 19:00 (Europe/Berlin)")
+        assert await reminders_of(client) == ["19:00 daily Europe/Berlin"]
+    finally:
+        await runtime.close()
+
+
+def test_kept_state_of_another_version_starts_afresh() -> None:
+    from back_care_guide.account.base import Kept
+    from back_care_guide.account.reminders import Pending
+    from back_care_guide.store.records import Conversation
+
+    kept = Kept("rm", Pending)
+    conv = Conversation(1, "welcome", {"account.rm": {"time": "1900", "gone": 1}})
+    assert kept.get(conv) == Pending()
+    kept.put(conv, Pending(changing=3))
+    assert conv.ctx == {"account.rm": {"time": None, "changing": 3}}
+    kept.put(conv, Pending())  # nothing in the middle: nothing kept
+    assert conv.ctx == {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from back_care_guide.engine.events import Effect, Event, Toast
 from back_care_guide.flow.loader import FlowBundle
@@ -13,12 +13,44 @@ from back_care_guide.flow.texts import Texts
 from back_care_guide.store.base import Store, Transaction
 from back_care_guide.store.records import Conversation, Profile
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 #: A change to the store, made in the unit of work of the event that asked for it.
 Change = Callable[[Transaction], Awaitable[object]]
 
-#: What a feature is waiting for the person to type (``conv.ctx["asking"]``): its prefix,
-#: an underscore and what ("rm_time"), so the text goes back to the feature that asked.
+#: What the bot waits for the person to type (``conv.ctx["asking"]``), shared with the flow
+#: engine because there is one such question at a time (the engine's "country"): for a
+#: feature, its prefix, an underscore and what ("rm_time"), so the text goes back to it.
 ASKING = "asking"
+
+S = TypeVar("S", bound="DataclassInstance")
+
+
+class Kept(Generic[S]):
+    """A feature's own typed state, kept with the conversation between events.
+
+    It is stored in the conversation's context under the feature's own key, which nothing
+    else reads; ``kind`` (a dataclass whose fields all have defaults) says what it holds.
+    """
+
+    def __init__(self, prefix: str, kind: Callable[[], S]) -> None:
+        self.key = f"account.{prefix}"
+        self.kind = kind
+
+    def get(self, conv: Conversation) -> S:
+        data = conv.ctx.get(self.key)
+        try:
+            return self.kind(**data) if isinstance(data, dict) else self.kind()
+        except TypeError:  # kept by another version of the feature: start afresh
+            return self.kind()
+
+    def put(self, conv: Conversation, state: S) -> None:
+        data = asdict(state)
+        if data == asdict(self.kind()):
+            conv.ctx.pop(self.key, None)
+        else:
+            conv.ctx[self.key] = data
 
 
 @dataclass

@@ -5,10 +5,11 @@ No reminder is set, and none goes out, while a safety outcome holds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import time
 from typing import ClassVar
 
-from back_care_guide.account.base import ASKING, Account, Change, Feature, Outcome, moved_on
+from back_care_guide.account.base import ASKING, Account, Change, Feature, Kept, Outcome, moved_on
 from back_care_guide.account.timezone import TimeZones
 from back_care_guide.engine.events import Button, Effect, Priority, Send, Start, Toast
 from back_care_guide.flow.texts import Texts
@@ -22,8 +23,14 @@ from back_care_guide.store.repositories import room_for
 PRESETS = {"morning": time(8, 0), "lunchtime": time(12, 30), "evening": time(19, 0)}
 SNOOZE_SECONDS = 30 * 60
 OWNED = frozenset({"del", "chg", "start", "snooze", "skip"})  # buttons naming the presser's own
-PENDING_TIME = "pending_time"  # a time typed before the zone was known, saved once it is
-CHANGING = "changing"  # the id of the reminder being changed
+
+
+@dataclass
+class Pending:
+    """What /remind is in the middle of."""
+
+    time: str | None = None  # "HHMM", typed before the time zone was known: saved once it is
+    changing: int | None = None  # the id of the reminder being changed
 
 
 class Reminders(Feature):
@@ -33,6 +40,7 @@ class Reminders(Feature):
     def __init__(self, account: Account, zones: TimeZones) -> None:
         super().__init__(account)
         self.zones = zones
+        self.pending = Kept(self.prefix, Pending)
         zones.follow_ups.append(self._zone_saved)
 
     async def command(self, name: str, args: str, conv: Conversation, profile: Profile,
@@ -63,7 +71,9 @@ class Reminders(Feature):
                 return Outcome([Send(texts.get("remind.deleted"))],
                                changes=[lambda tx: tx.reminders.delete(reminder_id)])
             case ["chg", rid] if rid.isdigit():
-                conv.ctx[CHANGING] = int(rid)
+                pending = self.pending.get(conv)
+                pending.changing = int(rid)
+                self.pending.put(conv, pending)
                 return Outcome(self._ask_time(conv, texts))
             case ["start", rid] if rid.isdigit():
                 return Outcome([], then=Start(profile.user_id, profile.language))
@@ -118,7 +128,7 @@ class Reminders(Feature):
         bundle = self.account.bundle
         if holds.active(profile.hold, bundle.triage, self.account.clock(), holds.zone_of(profile)):
             return Outcome([Send(texts.get("remind.locked"))])
-        conv.ctx.pop(CHANGING, None)
+        self.pending.put(conv, Pending(time=self.pending.get(conv).time))  # changing none now
         if args.lower() == "off":
             uid = profile.user_id
             return Outcome([Send(texts.get("remind.off"))],
@@ -146,16 +156,19 @@ class Reminders(Feature):
 
     async def _save(self, conv: Conversation, profile: Profile, texts: Texts, at: time, *,
                     weekdays_only: bool) -> Outcome:
+        pending = self.pending.get(conv)
         if profile.timezone is None:
-            conv.ctx[PENDING_TIME] = at.strftime("%H%M")
+            pending.time = at.strftime("%H%M")
+            self.pending.put(conv, pending)
             return Outcome(self.zones.ask_zone(conv, texts))
         rule = ReminderRule(at, weekdays_only, profile.timezone)
         now = self.account.clock()
         uid = profile.user_id
-        changing = conv.ctx.pop(CHANGING, None)
+        changing, pending.changing = pending.changing, None
+        self.pending.put(conv, pending)
         changes: list[Change]
-        if changing is not None and await self._owns(profile, int(changing)):
-            changes = [lambda tx: tx.reminders.update(int(changing), rule, now)]
+        if changing is not None and await self._owns(profile, changing):
+            changes = [lambda tx: tx.reminders.update(changing, rule, now)]
         elif room_for(await self._reminders(uid), rule):
             changes = [lambda tx: tx.reminders.add(uid, rule, now)]
         else:
@@ -165,9 +178,11 @@ class Reminders(Feature):
     async def _zone_saved(self, conv: Conversation, profile: Profile, texts: Texts) -> Outcome:
         """The time typed before the zone was known is saved now; the first reminder was
         what needed the zone, so it is asked for next."""
-        pending = conv.ctx.pop(PENDING_TIME, None)
-        if pending is not None:
-            at = parse_time(f"{pending[:2]}:{pending[2:]}")
+        pending = self.pending.get(conv)
+        hhmm, pending.time = pending.time, None
+        self.pending.put(conv, pending)
+        if hhmm is not None:
+            at = parse_time(f"{hhmm[:2]}:{hhmm[2:]}")
             assert at is not None
             return await self._save(conv, profile, texts, at, weekdays_only=False)
         if not await self._reminders(profile.user_id):
