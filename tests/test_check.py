@@ -422,3 +422,14 @@ def test_a_language_babel_does_not_know_is_refused(tmp_path: Path) -> None:
     code, err = run_check(flows)
     assert code == 1
     assert "qq.yaml:4: language: 'qq' is not a language Babel knows" in err, err
+
+
+def test_the_default_numbers_say_where_in_every_language(tmp_path: Path) -> None:
+    """Where each default number works is a text of every locale, named by the data file."""
+    flows, line = broken_copy(tmp_path, "emergency_numbers.yaml", "where: numbers.where.uk_ireland",
+                              "where: numbers.where.uk")
+    code, err = run_check(flows)
+    assert code == 1
+    assert (f"{flows / 'emergency_numbers.yaml'}:{line}: defaults.2.where: text "
+            "'numbers.where.uk' is missing from locale 'de'") in err, err
+    assert "texts.numbers.where.uk_ireland: used nowhere" in err, err
