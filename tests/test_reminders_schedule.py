@@ -239,3 +239,21 @@ def test_next_fire_after_today() -> None:
     daily = ReminderRule(time(8, 0), False, "Europe/Berlin")
     late_evening = _local(BERLIN, 2026, 3, 6, 23, 30)
     assert next_fire_after_today(daily, late_evening).astimezone(BERLIN) == _local(BERLIN, 2026, 3, 7, 8, 0)
+
+
+@pytest.mark.parametrize(("text", "language", "zone"), [
+    ("Londres", "es", "Europe/London"),
+    ("nueva york", "es", "America/New_York"),
+    ("Ciudad de Mexico", "es", "America/Mexico_City"),
+    ("Wien", "de", "Europe/Vienna"),
+    ("Kalkutta", "de", "Asia/Kolkata"),
+    ("London", "es", "Europe/London"),  # the zone's own (English) name works in any language
+])
+def test_a_city_in_the_person_s_language(text: str, language: str, zone: str) -> None:
+    assert resolve_timezone(text, language) == zone
+
+
+def test_a_city_s_name_in_one_language_is_no_name_in_another() -> None:
+    assert resolve_timezone("Londres") is None
+    assert resolve_timezone("Wien", "es") is None
+    assert resolve_timezone("Londres", "xx") is None  # a language nobody knows: no names

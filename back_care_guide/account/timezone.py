@@ -39,7 +39,7 @@ class TimeZones(Feature):
 
     async def answer(self, asked: str, text: str, conv: Conversation, profile: Profile,
                      texts: Texts) -> Outcome:
-        zone = resolve_timezone(text)
+        zone = resolve_timezone(text, texts.language)
         if zone is None:
             return Outcome([Send(texts.get("tz.unknown"))])
         return await self._set_zone(conv, profile, texts, zone)

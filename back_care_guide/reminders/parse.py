@@ -22,6 +22,9 @@ from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import babel
+from babel.dates import get_timezone_location
+
 __all__ = ["MAX_OFFSET_MINUTES", "is_valid_zone", "parse_time", "resolve_timezone", "zone_for"]
 
 #: Real-world UTC offsets span -12:00 .. +14:00; anything beyond ±14:00 is rejected.
@@ -69,7 +72,7 @@ def parse_time(text: str) -> time | None:
     return time(hour, minute)
 
 
-def resolve_timezone(text: str) -> str | None:
+def resolve_timezone(text: str, language: str | None = None) -> str | None:
     """What the user typed → a zone key (see the module docstring), or ``None`` if unknown.
 
     Tried in order:
@@ -83,7 +86,9 @@ def resolve_timezone(text: str) -> str | None:
        ``"new york"`` → ``"America/New_York"``, ``"São Paulo"`` → ``"America/Sao_Paulo"``,
        ``"Singapore"`` → ``"Asia/Singapore"``. When several keys share a city name the one
        listed in ``zone.tab`` wins (``"Buenos Aires"`` → ``"America/Argentina/Buenos_Aires"``);
-    4. finally a top-level legacy key typed in full (``"Japan"``, ``"EST"``).
+    4. a city's name in the person's ``language``, as CLDR writes it (``"Londres"``,
+       ``"Nueva York"``, ``"Kalkutta"``), for the zones ``zone.tab`` lists;
+    5. finally a top-level legacy key typed in full (``"Japan"``, ``"EST"``).
     """
     raw = " ".join(text.split())
     if not raw or len(raw) > 64:
@@ -95,7 +100,11 @@ def resolve_timezone(text: str) -> str | None:
     if "/" in raw:
         return index.full.get(_norm_key(raw))
     # a city first ("Singapore" → "Asia/Singapore"), then a legacy key typed in full ("Japan")
-    return index.cities.get(_norm(raw)) or index.full.get(_norm_key(raw))
+    city = _norm(raw)
+    found = index.cities.get(city)
+    if found is None and language:
+        found = _cities_in(language).get(city)
+    return found or index.full.get(_norm_key(raw))
 
 
 def zone_for(key: str) -> tzinfo:
@@ -181,6 +190,20 @@ def _zone_index() -> _ZoneIndex:
         for city, options in candidates.items()
     }
     return _ZoneIndex(full, cities)
+
+
+@lru_cache(maxsize=8)
+def _cities_in(language: str) -> dict[str, str]:
+    """The cities of the zones ``zone.tab`` lists, by their names in ``language`` (CLDR)."""
+    try:
+        locale = babel.Locale.parse(language)
+    except (babel.UnknownLocaleError, ValueError):
+        return {}
+    cities: dict[str, str] = {}
+    for key in sorted(_listed_zones()):
+        city = get_timezone_location(key, locale=locale, return_city=True)
+        cities.setdefault(_norm(city), key)
+    return cities
 
 
 def _listed_zones() -> frozenset[str]:
