@@ -24,6 +24,15 @@ def data_dir() -> Path:
     return root / APP_DIR
 
 
+def cache_dir() -> Path:
+    """The per-user cache folder: ``$XDG_CACHE_HOME/back-care-guide``, or
+    ``~/.cache/back-care-guide`` (the XDG base-directory rules). What is there can be
+    deleted at any time."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / APP_DIR
+
+
 def default_database_url() -> str:
     """DATABASE_URL when none is set: a SQLite file in :func:`data_dir`, wherever the bot starts."""
     return f"sqlite:///{data_dir() / DATABASE_FILE}"

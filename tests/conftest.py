@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,16 @@ from tests.harness import ChatClient, FakeClock, RecordingTransport, build_clien
 
 # A throwaway PostgreSQL: postgres_server, postgres_url, fresh_postgres_url (see the module).
 pytest_plugins = ("tests.conftest_pg",)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tests' own cache folder (XDG_CACHE_HOME), shared by every bot process they start:
+    the data's checks run once, not at each start, and nothing is left in the user's cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

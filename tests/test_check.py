@@ -433,3 +433,30 @@ def test_the_default_numbers_say_where_in_every_language(tmp_path: Path) -> None
     assert (f"{flows / 'emergency_numbers.yaml'}:{line}: defaults.2.where: text "
             "'numbers.where.uk' is missing from locale 'de'") in err, err
     assert "texts.numbers.where.uk_ireland: used nowhere" in err, err
+
+
+def test_data_that_passed_is_not_checked_again_at_start(tmp_path: Path,
+                                                        environment: pytest.MonkeyPatch) -> None:
+    """Start remembers a pass by a fingerprint of the data and the code; a change to any
+    data file is checked again, and data that fails is never remembered."""
+    from back_care_guide import check as checking
+
+    environment.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    flows, _ = broken_copy(tmp_path, "emergency_numbers.yaml", "    name: Japan\n", "    name: Nippon\n")
+    assert checking.check_at_start(flows) is not None
+    assert len(list((tmp_path / "cache").rglob("*"))) == 3  # back-care-guide/checked/<fingerprint>
+
+    def no_second_check(bundle: object) -> list[object]:
+        raise AssertionError("checked again")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checking, "validate", no_second_check)
+        assert checking.check_at_start(flows) is not None
+    corpus = flows / "corpora/en.yaml"
+    missed = "  - {text: \"my wellies are full of custard\", sign: bladder_bowel}\n"
+    phrase = "  - {text: \"I've lost control of my bladder\", sign: bladder_bowel}\n"
+    corpus.write_text(corpus.read_text(encoding="utf-8").replace(phrase, phrase + missed), encoding="utf-8")
+    err = io.StringIO()
+    assert checking.check_at_start(flows, err) is None  # the gate ran again, and refuses
+    assert "red flag not caught" in err.getvalue()
+    assert len(list((tmp_path / "cache" / "back-care-guide" / "checked").iterdir())) == 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +44,10 @@ def osa_distance(a: str, b: str) -> int:
 def deletions(word: str, depth: int) -> set[str]:
     """``word`` and every string made from it by deleting up to ``depth`` characters."""
     variants = {word}
-    for count in range(1, min(depth, len(word)) + 1):
-        for positions in combinations(range(len(word)), count):
-            variants.add("".join(c for i, c in enumerate(word) if i not in positions))
+    level = {word}
+    for _ in range(min(depth, len(word))):  # one more character gone per level
+        level = {text[:i] + text[i + 1:] for text in level for i in range(len(text))}
+        variants |= level
     return variants
 
 
