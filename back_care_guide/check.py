@@ -31,7 +31,7 @@ def check(flows_dir: Path | None = None, out: TextIO | None = None, err: TextIO 
         return 1
     flow = bundle.flow
     transitions = sum(1 for e in edges(bundle) if e.kind in ("choice", "timer", "call", "report"))
-    texts = sum(len(loc.texts.entries) for loc in bundle.locales.values())
+    texts = sum(len(loc.texts.keys()) for loc in bundle.locales.values())
     print(f"OK: flow {flow.id!r} v{flow.version}: {len(flow.states)} states, {transitions} "
           f"transitions, {texts} texts in {len(bundle.locales)} language(s), "
           f"{len(bundle.triage.signs)} triage signs, {len(bundle.numbers)} countries' emergency "

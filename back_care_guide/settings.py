@@ -17,19 +17,21 @@ DATABASE_FILE = "back_care.db"
 
 def data_dir() -> Path:
     """The per-user data folder: ``$XDG_DATA_HOME/back-care-guide``, or
-    ``~/.local/share/back-care-guide`` when XDG_DATA_HOME is unset, empty or relative
-    (the XDG base-directory rules)."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
-    return root / APP_DIR
+    ``~/.local/share/back-care-guide`` when XDG_DATA_HOME is unset, empty or relative."""
+    return _xdg_folder("XDG_DATA_HOME", Path(".local") / "share")
 
 
 def cache_dir() -> Path:
     """The per-user cache folder: ``$XDG_CACHE_HOME/back-care-guide``, or
-    ``~/.cache/back-care-guide`` (the XDG base-directory rules). What is there can be
-    deleted at any time."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    ``~/.cache/back-care-guide``. What is there can be deleted at any time."""
+    return _xdg_folder("XDG_CACHE_HOME", Path(".cache"))
+
+
+def _xdg_folder(variable: str, in_home: Path) -> Path:
+    """The bot's folder under an XDG base directory: ``variable`` when it is set to an
+    absolute path, else ``in_home`` under the home folder (the XDG base-directory rules)."""
+    base = os.environ.get(variable, "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / in_home
     return root / APP_DIR
 
 
